@@ -1,0 +1,1 @@
+"""The `ecg` command line: one entry point, subcommands import their work lazily."""

@@ -1,0 +1,24 @@
+"""`ecg bench ...`: speed and accuracy side by side with the references a user would otherwise pick."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def register(groups: Any) -> None:
+    bench = groups.add_parser("bench", help="benchmarks against reference implementations")
+    commands = bench.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    qrs = commands.add_parser("qrs", help="our QRS detector beside NeuroKit2 and wfdb's XQRS")
+    qrs.add_argument("--data", required=True, help="folder of WFDB records with beat annotations")
+    qrs.add_argument("--records", help="comma-separated record names (default: all with beat annotations)")
+    qrs.add_argument("--lead", help="signal name to use (default: the record's first signal)")
+    qrs.add_argument("--json", help="write the comparison here")
+    qrs.set_defaults(run=_qrs)
+
+
+def _qrs(args: argparse.Namespace) -> int:
+    from scoring.qrs_bench import run_cli
+
+    return run_cli(args)
