@@ -17,8 +17,22 @@ def register(groups: Any) -> None:
     qrs.add_argument("--json", help="write the comparison here")
     qrs.set_defaults(run=_qrs)
 
+    firmware = commands.add_parser("firmware", help="the firmware signal path's speed, CPython and MicroPython VM")
+    firmware.add_argument("--data", help="folder of MIT-BIH records (default: the data root's mitdb)")
+    firmware.add_argument("--records", default="203,208,119", help="records to replay (default 203,208,119)")
+    firmware.add_argument("--seconds", type=float, default=300.0, help="seconds of each record (default 300)")
+    firmware.add_argument("--fs", type=int, default=250, help="the patch's sampling rate in Hz (default 250)")
+    firmware.add_argument("--json", help="write the figures here")
+    firmware.set_defaults(run=_firmware)
+
 
 def _qrs(args: argparse.Namespace) -> int:
     from scoring.qrs_bench import run_cli
+
+    return run_cli(args)
+
+
+def _firmware(args: argparse.Namespace) -> int:
+    from hardware_sim.firmware_bench import run_cli
 
     return run_cli(args)

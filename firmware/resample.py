@@ -6,7 +6,7 @@ that are kept are computed, one phase of the filter each.
 
 from array import array
 
-from firmware.filter_taps import Q, RESAMPLERS
+from firmware.filter_taps import RESAMPLERS, Q
 
 
 class Resampler:

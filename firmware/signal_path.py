@@ -52,7 +52,7 @@ class SignalPath:
                 for i in range(resampler.push(filtered, out)):
                     consumer(out[i])
 
-    def push_block(self, codes) -> None:  # type: ignore[no-untyped-def]
+    def push_block(self, codes) -> None:
         push = self.push
         for code in codes:
             push(code)

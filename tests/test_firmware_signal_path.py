@@ -5,11 +5,13 @@ from __future__ import annotations
 import importlib.util
 from array import array
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from ecg_data.paths import data_root
+from ecg_data.record import Record
 from ecg_data.wfdb_records import read_wfdb
 from firmware import filter_taps
 from firmware.bandpass import Bandpass
@@ -22,7 +24,7 @@ from hardware_sim.patch_qrs import lsb_nv, run_signal_path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _design_module():  # type: ignore[no-untyped-def]
+def _design_module() -> Any:
     spec = importlib.util.spec_from_file_location("design", ROOT / "scripts" / "design_firmware_filters.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
@@ -105,7 +107,7 @@ def test_heart_rate_and_rr_from_a_synthetic_rhythm() -> None:
     assert path.rr_ms[last] == 800
 
 
-def _record(name: str):  # type: ignore[no-untyped-def]
+def _record(name: str) -> Record:
     path = data_root() / "mitdb" / name
     if not path.with_suffix(".hea").exists():
         pytest.fail(f"missing test record {path}")
@@ -120,6 +122,7 @@ def test_detector_finds_every_beat_of_a_clean_minute(name: str) -> None:
     config = FrontEndConfig()
     source = EcgSource(record, 0, config, duration_s=120.0)
     beats = run_signal_path(source.codes(), config.fs, lsb_nv(config)) / config.fs
+    assert record.annotations is not None
     ref = record.annotations.beats() / record.fs
     ref = ref[ref < 120.0]
     distance = np.abs(ref[:, None] - beats[None, :]).min(axis=1)

@@ -1,0 +1,124 @@
+"""`ecg eval qrs`: the patch's beat detector on annotated records, scored beat by beat (EC57)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from ecg_data.errors import RecordError
+from ecg_data.record import Record
+from scoring.beat_match import MATCH_WINDOW_S, match_annotations
+from scoring.records import annotated_paths, is_paced, parse_names, read_beat_records
+from scoring.report import Counts, RecordScore, format_table, percent, summary_json
+
+# (record, lead index) -> detection times in seconds, in the record's time base.
+Detector = Callable[[Record, int], np.ndarray]
+
+
+def score_record(record: Record, detections_s: np.ndarray) -> RecordScore:
+    if record.annotations is None:
+        raise ValueError(f"record {record.name} has no reference annotations")
+    match = match_annotations(record.annotations, detections_s, record.fs, unit="s")
+    return RecordScore(record.name, is_paced(record), Counts.of(match))
+
+
+def lead_of(record: Record, lead: str | None) -> int | None:
+    """The lead's index, or None when the record lacks that lead (it is then skipped)."""
+    return record.lead_index(lead) if lead is None or lead in record.leads else None
+
+
+def evaluate(
+    records: Iterable[Record],
+    detector: Detector,
+    lead: str | None = None,
+    *,
+    progress: TextIO | None = None,
+    total: int | None = None,
+) -> list[RecordScore]:
+    """Run `detector` on each record's lead and score it, with a line per record to `progress` if given."""
+    scores: list[RecordScore] = []
+    for k, record in enumerate(records, 1):
+        count = f"[{k}/{total}]" if total else f"[{k}]"
+        index = lead_of(record, lead)
+        if index is None:
+            say(progress, f"{count} {record.name}: skipped, no lead {lead!r}")
+            continue
+        start = time.perf_counter()
+        detections = np.asarray(detector(record, index), dtype=np.float64)
+        elapsed = time.perf_counter() - start
+        score = score_record(record, detections)
+        scores.append(score)
+        c = score.counts
+        say(
+            progress,
+            f"{count} {record.name}: {c.beats} beats, Se {percent(c.sensitivity)}%, "
+            f"+P {percent(c.positive_predictivity)}% ({elapsed:.1f} s)",
+        )
+    return scores
+
+
+def patch_detector(fs_patch: int) -> Detector:
+    """The patch's detector at `fs_patch` Hz; imported only when a run needs it."""
+    try:
+        from hardware_sim.patch_qrs import detect_beats
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("hardware_sim", "hardware_sim.patch_qrs"):
+            raise
+        raise ModuleNotFoundError("the patch detector hardware_sim.patch_qrs is not available yet") from exc
+
+    def detect(record: Record, lead_index: int) -> np.ndarray:
+        return np.asarray(detect_beats(record, lead_index, fs_patch), dtype=np.float64)
+
+    return detect
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    from ecg_cli.main import UserFacingError
+
+    try:
+        paths = annotated_paths(args.data, parse_names(args.records))
+        detector = patch_detector(args.fs)
+    except (FileNotFoundError, ModuleNotFoundError) as exc:
+        raise UserFacingError(str(exc)) from exc
+    try:
+        scores = evaluate(
+            read_beat_records(paths), detector, args.lead, progress=sys.stderr, total=len(paths)
+        )
+    except RecordError as exc:
+        raise UserFacingError(str(exc)) from exc
+    if not scores:
+        raise UserFacingError(
+            f"{args.data}: no record with beat annotations on lead {args.lead or '(first)'}"
+        )
+    print(
+        f"QRS detection, patch detector at {args.fs} Hz, lead {args.lead or '(first)'}, "
+        f"match window {1000 * MATCH_WINDOW_S:.0f} ms"
+    )
+    print(format_table(scores))
+    if args.json:
+        write_json(
+            args.json, {"detector": "patch", "fs_patch": args.fs, **_run_info(args), **summary_json(scores)}
+        )
+    return 0
+
+
+def write_json(path: str | Path, content: dict[str, Any]) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(content, indent=2) + "\n")
+
+
+def _run_info(args: argparse.Namespace) -> dict[str, Any]:
+    return {"data": str(args.data), "lead": args.lead, "match_window_s": MATCH_WINDOW_S}
+
+
+def say(stream: TextIO | None, line: str) -> None:
+    if stream is not None:
+        print(line, file=stream, flush=True)
