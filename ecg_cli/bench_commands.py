@@ -15,6 +15,7 @@ def register(groups: Any) -> None:
     qrs.add_argument("--records", help="comma-separated record names (default: all with beat annotations)")
     qrs.add_argument("--lead", help="signal name to use (default: the record's first signal)")
     qrs.add_argument("--json", help="write the comparison here")
+    qrs.add_argument("--fs", type=int, default=250, help="the patch's sampling rate in Hz, for ours (default 250)")
     qrs.set_defaults(run=_qrs)
 
     firmware = commands.add_parser("firmware", help="the firmware signal path's speed, CPython and MicroPython VM")

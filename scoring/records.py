@@ -45,6 +45,11 @@ def read_beat_records(paths: Sequence[Path]) -> Iterator[Record]:
             yield record
 
 
+def lead_of(record: Record, lead: str | None) -> int | None:
+    """The lead's index, or None when the record lacks that lead (it is then skipped)."""
+    return record.lead_index(lead) if lead is None or lead in record.leads else None
+
+
 def is_paced(record: Record) -> bool:
     return record.annotations is not None and PACED_SYMBOL in record.annotations.symbol
 

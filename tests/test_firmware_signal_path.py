@@ -114,17 +114,17 @@ def _record(name: str) -> Record:
     return read_wfdb(path)
 
 
-@pytest.mark.parametrize("name", ["100", "101"])
-def test_detector_finds_every_beat_of_a_clean_minute(name: str) -> None:
-    if not (data_root() / "mitdb" / f"{name}.hea").exists():
-        pytest.skip(f"record {name} is kept back")
+@pytest.mark.parametrize("name", ["101", "112"])
+def test_detector_finds_every_beat_of_two_clean_minutes(name: str) -> None:
     record = _record(name)
     config = FrontEndConfig()
     source = EcgSource(record, 0, config, duration_s=120.0)
     beats = run_signal_path(source.codes(), config.fs, lsb_nv(config)) / config.fs
     assert record.annotations is not None
     ref = record.annotations.beats() / record.fs
-    ref = ref[ref < 120.0]
+    # Beats of the last second are still in the detector's hands when the replay stops.
+    ref = ref[ref < 119.0]
+    beats = beats[beats < 119.0]
     distance = np.abs(ref[:, None] - beats[None, :]).min(axis=1)
     assert np.all(distance <= 0.15)
     assert np.median(distance) < 0.01  # beats land on the R wave, not merely near it
