@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ecg_cli.eval_commands import add_noise_options
+
 
 def register(groups: Any) -> None:
     bench = groups.add_parser("bench", help="benchmarks against reference implementations")
@@ -14,8 +16,9 @@ def register(groups: Any) -> None:
     qrs.add_argument("--data", required=True, help="folder of WFDB records with beat annotations")
     qrs.add_argument("--records", help="comma-separated record names (default: all with beat annotations)")
     qrs.add_argument("--lead", help="signal name to use (default: the record's first signal)")
-    qrs.add_argument("--json", help="write the comparison here")
+    qrs.add_argument("--json", help="write the comparison here (and a plot beside it)")
     qrs.add_argument("--fs", type=int, default=250, help="the patch's sampling rate in Hz, for ours (default 250)")
+    add_noise_options(qrs)
     qrs.set_defaults(run=_qrs)
 
     firmware = commands.add_parser("firmware", help="the firmware signal path's speed, CPython and MicroPython VM")

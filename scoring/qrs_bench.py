@@ -2,7 +2,8 @@
 
 Each detector is scored beat by beat exactly as `ecg eval qrs` scores ours, and timed on the
 detector call alone (file reading excluded). Peers run at the record's own rate; ours at the patch
-rate, so its throughput counts patch-rate samples. Also runnable as
+rate, so its throughput counts patch-rate samples. With `--noise`, every detector gets the same noisy
+copy of the lead (see scoring.noise_stress). Also runnable as
 `python -m scoring.qrs_bench ... --skip-ours` to bench the peers without the patch detector.
 """
 
@@ -21,8 +22,9 @@ import numpy as np
 
 from ecg_data.errors import RecordError
 from ecg_data.record import Record
-from scoring.qrs_eval import Detector, lead_of, patch_detector, say, score_record, write_json
-from scoring.records import annotated_paths, head, parse_names, read_beat_records
+from scoring.noise_stress import describe, noise_json, noisy_records
+from scoring.qrs_eval import Detector, noise_from, patch_detector, say, score_record, write_json
+from scoring.records import annotated_paths, head, lead_of, parse_names, read_beat_records
 from scoring.report import Counts, RecordScore, finite_or_none, percent, summary_json, total
 
 DEFAULT_PATCH_FS = 250
@@ -196,7 +198,7 @@ def format_bench(runs: Sequence[DetectorRun]) -> str:
     return "\n".join(lines)
 
 
-def plot_bench(runs: Sequence[DetectorRun], path: str | Path) -> None:
+def plot_bench(runs: Sequence[DetectorRun], path: str | Path, title: str = "") -> None:
     """Totals per detector (bars) and every non-paced record (Se against +P), as a PNG."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -236,6 +238,8 @@ def plot_bench(runs: Sequence[DetectorRun], path: str | Path) -> None:
     scatter.set_ylabel("+P %")
     scatter.set_title("Non-paced records")
     scatter.legend(fontsize="small")
+    if title:
+        fig.suptitle(title, fontsize="medium")
     fig.savefig(path, dpi=120)
 
 
@@ -245,17 +249,19 @@ def run_cli(args: argparse.Namespace) -> int:
     fs_patch = int(getattr(args, "fs", None) or DEFAULT_PATCH_FS)
     started = time.perf_counter()
     try:
+        noise = noise_from(args)
         paths = annotated_paths(args.data, parse_names(args.records))
         ours = [] if getattr(args, "skip_ours", False) else [ours_detector(fs_patch)]
-    except FileNotFoundError as exc:
+    except (ValueError, FileNotFoundError) as exc:
         raise UserFacingError(str(exc)) from exc
     except ModuleNotFoundError as exc:
         raise UserFacingError(
             f"{exc}; `python -m scoring.qrs_bench --skip-ours ...` benches the peers alone"
         ) from exc
     try:
+        # One noisy copy per record, handed to every detector alike.
         runs = bench(
-            read_beat_records(paths),
+            noisy_records(read_beat_records(paths), args.lead, noise),
             [*ours, *peer_detectors()],
             args.lead,
             progress=sys.stderr,
@@ -268,16 +274,23 @@ def run_cli(args: argparse.Namespace) -> int:
             f"{args.data}: no record with beat annotations on lead {args.lead or '(first)'}"
         )
     wall_s = time.perf_counter() - started
-    print(
+    header = (
         f"QRS detection benchmark, lead {args.lead or '(first)'}, {len(runs[0].scores)} records, "
-        f"{wall_s:.0f} s in all"
+        f"{describe(noise)}, {wall_s:.0f} s in all"
     )
+    print(header)
     print(format_bench(runs))
     if args.json:
-        info = {"data": str(args.data), "lead": args.lead, "fs_patch": fs_patch, "wall_s": wall_s}
+        info = {
+            "data": str(args.data),
+            "lead": args.lead,
+            "fs_patch": fs_patch,
+            "noise": noise_json(noise),
+            "wall_s": wall_s,
+        }
         write_json(args.json, bench_json(runs, info))
         plot = Path(args.json).with_suffix(".png")
-        plot_bench(runs, plot)
+        plot_bench(runs, plot, header)
         print(f"wrote {args.json} and {plot}", file=sys.stderr)
     return 0
 
@@ -287,6 +300,7 @@ def _pair(c: Counts) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from ecg_cli.eval_commands import add_noise_options
     from ecg_cli.main import UserFacingError
 
     parser = argparse.ArgumentParser(prog="python -m scoring.qrs_bench", description=__doc__)
@@ -296,6 +310,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", help="write the comparison here (and the plot beside it)")
     parser.add_argument("--fs", type=int, default=DEFAULT_PATCH_FS, help="the patch's sampling rate in Hz")
     parser.add_argument("--skip-ours", action="store_true", help="bench the reference detectors only")
+    add_noise_options(parser)
     args = parser.parse_args(argv)
     try:
         return run_cli(args)

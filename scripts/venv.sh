@@ -14,6 +14,10 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "installing ecg-patch[$extras] into $venv" >&2
-  "$venv/bin/python" -m pip install -q --disable-pip-version-check -c "$root/constraints.txt" -e "$root[$extras]"
+  log="$venv/pip-install.log"
+  if ! "$venv/bin/python" -m pip install -q --disable-pip-version-check -c "$root/constraints.txt" -e "$root[$extras]" >"$log" 2>&1; then
+    cat "$log" >&2
+    exit 1
+  fi
   echo "$want" > "$stamp"
 fi

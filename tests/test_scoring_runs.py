@@ -13,12 +13,13 @@ import numpy as np
 import pytest
 import wfdb
 
-from ecg_cli.main import UserFacingError
+from ecg_cli.main import UserFacingError, build_parser
 from ecg_data.paths import data_root
 from ecg_data.record import Record
 from ecg_data.wfdb_records import read_wfdb
 from scoring import qrs_bench, qrs_eval
 from scoring.qrs_bench import (
+    BenchDetector,
     DetectorRun,
     bench,
     bench_json,
@@ -26,6 +27,7 @@ from scoring.qrs_bench import (
     ours_detector,
     peer_detectors,
     plot_bench,
+    record_rate,
 )
 from scoring.qrs_eval import evaluate
 from scoring.records import read_beat_records
@@ -151,8 +153,49 @@ def test_eval_cli_writes_the_figures(
     assert figures["tp"] == records["101"]["tp"] + records["207"]["tp"]
     for key in ("sensitivity", "positive_predictivity", "tp", "fp", "fn"):
         assert key in figures and key in figures["paced"] and key in figures["all"]
+    assert figures["noise"] is None
     printed = capsys.readouterr()
-    assert "all (3)" in printed.out and "[3/3]" in printed.err
+    assert "all (3)" in printed.out and "[3/3]" in printed.err and "no added noise" in printed.out
+    # Beside the JSON: Se and +P per record, and strips around the errors of the worst records.
+    for png in (tmp_path / "qrs.png", tmp_path / "qrs_strips.png"):
+        assert png.read_bytes()[:4] == b"\x89PNG" and png.stat().st_size > 20_000
+
+
+class Recorder:
+    """The stand-in detector, keeping a copy of each lead it is given."""
+
+    def __init__(self) -> None:
+        self.leads: list[np.ndarray] = []
+
+    def __call__(self, record: Record, lead_index: int) -> np.ndarray:
+        self.leads.append(record.signal[:, lead_index].copy())
+        return stand_in(record, lead_index)
+
+
+def test_eval_cli_adds_the_noise_asked_for(
+    short_mitdb: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    recorder = Recorder()
+    monkeypatch.setattr(qrs_eval, "patch_detector", lambda fs: recorder)
+    out = tmp_path / "qrs.json"
+    assert qrs_eval.run_cli(_args(short_mitdb, out, noise="ma", snr=0.0, seed=3)) == 0
+    assert json.loads(out.read_text())["noise"] == {"kind": "ma", "snr_db": 0.0, "seed": 3}
+    assert "nstdb ma noise at 0 dB SNR (seed 3)" in capsys.readouterr().out
+    clean = [read_wfdb(short_mitdb / name).signal[:, 0] for name in NAMES]
+    assert len(recorder.leads) == len(clean)
+    for got, lead in zip(recorder.leads, clean, strict=True):
+        assert got.shape == lead.shape and not np.allclose(got, lead)
+
+
+def test_noise_options_are_checked(short_mitdb: Path) -> None:
+    with pytest.raises(UserFacingError, match="--snr"):
+        qrs_eval.run_cli(_args(short_mitdb, None, noise="ma", snr=None, seed=0))
+    with pytest.raises(UserFacingError, match="--noise"):
+        qrs_bench.run_cli(_args(short_mitdb, None, noise=None, snr=6.0, seed=0))
+    parsed = build_parser().parse_args(["bench", "qrs", "--data", "x", "--noise", "em-like", "--snr", "-6"])
+    assert (parsed.noise, parsed.snr, parsed.seed) == ("em-like", -6.0, 0)
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["eval", "qrs", "--data", "x", "--noise", "em", "--snr", "6"])
 
 
 def test_eval_cli_explains_a_missing_patch_detector(
@@ -218,6 +261,26 @@ def test_bench_cli_with_the_peers_only(
     assert content["detectors"]["xqrs"]["paced"]["beats"] > 0
     assert out.with_suffix(".png").exists()
     assert "x real time" in capsys.readouterr().out
+
+
+def test_bench_cli_gives_every_detector_the_same_noisy_lead(
+    short_mitdb: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ours, peer = Recorder(), Recorder()
+    monkeypatch.setattr(qrs_bench, "patch_detector", lambda fs: ours)
+    monkeypatch.setattr(
+        qrs_bench, "peer_detectors", lambda: [BenchDetector("peer", "recorder", peer, record_rate)]
+    )
+    out = tmp_path / "bench.json"
+    assert qrs_bench.run_cli(_args(short_mitdb, out, noise="bw", snr=-6.0, seed=0)) == 0
+    content = json.loads(out.read_text())
+    assert content["noise"] == {"kind": "bw", "snr_db": -6.0, "seed": 0}
+    assert content["detectors"]["ours"]["fp"] == content["detectors"]["peer"]["fp"] == 2
+    assert "nstdb bw noise at -6 dB SNR (seed 0)" in capsys.readouterr().out
+    assert len(ours.leads) == len(peer.leads) == 1 + len(NAMES)  # the warm-up, then each record
+    for a, b in zip(ours.leads, peer.leads, strict=True):
+        assert np.array_equal(a, b)
+    assert not np.allclose(ours.leads[1], read_wfdb(short_mitdb / NAMES[0]).signal[:, 0])
 
 
 def test_bench_cli_runs_ours_through_the_patch_detector(
