@@ -54,13 +54,21 @@ class BeatMatch:
 
     @property
     def sensitivity(self) -> float:
-        """TP / (TP + FN); NaN when there is no reference beat."""
-        return self.tp / (self.tp + self.fn) if self.tp + self.fn else math.nan
+        return sensitivity(self.tp, self.fn)
 
     @property
     def positive_predictivity(self) -> float:
-        """TP / (TP + FP); NaN when nothing was counted as detected."""
-        return self.tp / (self.tp + self.fp) if self.tp + self.fp else math.nan
+        return positive_predictivity(self.tp, self.fp)
+
+
+def sensitivity(tp: int, fn: int) -> float:
+    """TP / (TP + FN); NaN when there is no reference beat."""
+    return tp / (tp + fn) if tp + fn else math.nan
+
+
+def positive_predictivity(tp: int, fp: int) -> float:
+    """TP / (TP + FP); NaN when nothing was counted as detected."""
+    return tp / (tp + fp) if tp + fp else math.nan
 
 
 def window_samples(fs: float, window_s: float = MATCH_WINDOW_S) -> int:

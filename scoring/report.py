@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from scoring.beat_match import BeatMatch
+from scoring.beat_match import BeatMatch, positive_predictivity, sensitivity
 
 
 @dataclass(frozen=True)
@@ -34,11 +34,11 @@ class Counts:
 
     @property
     def sensitivity(self) -> float:
-        return self.tp / (self.tp + self.fn) if self.tp + self.fn else math.nan
+        return sensitivity(self.tp, self.fn)
 
     @property
     def positive_predictivity(self) -> float:
-        return self.tp / (self.tp + self.fp) if self.tp + self.fp else math.nan
+        return positive_predictivity(self.tp, self.fp)
 
     def to_json(self) -> dict[str, Any]:
         """Fractions (not percent); null where undefined."""
