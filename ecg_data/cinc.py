@@ -82,10 +82,8 @@ def read_cinc(path: str | Path, label: str | None = None) -> Record:
         )
     if val.shape[1] != length:
         raise RecordError(mat, f"{MAT_VARIABLE!r} holds {val.shape[1]} samples, {hea.name} declares {length}")
-    initial = header.init_value or [None] * header.n_sig
-    for i, value in enumerate(initial):
-        if value is not None and length and int(val[i, 0]) != int(value):
-            raise RecordError(mat, f"signal {i} starts at {val[i, 0]}, {hea.name} says {value}")
+    # The initial values in CinC 2017 headers are stale for about 6 % of the released records
+    # (A00013 says 3, its .mat starts at -20), so unlike WFDB files they are not checked.
     gain = np.asarray(header.adc_gain, dtype=np.float64)
     if np.any(gain <= 0):
         raise RecordError(hea, f"invalid ADC gain {header.adc_gain}")

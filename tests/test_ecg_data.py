@@ -196,3 +196,9 @@ def test_unsigned_checksum_written_by_wfdb_is_accepted(tmp_path: Path) -> None:
     assert int((tmp_path / "t.hea").read_text().split()[-3]) >= 32768
     record = read_wfdb(tmp_path / "t")
     np.testing.assert_allclose(record.signal, signal)
+
+
+def test_cinc_record_with_a_stale_header_initial_value_reads() -> None:
+    record = read_cinc(data_root() / "cinc2017" / "A00013")
+    assert record.signal.shape == (9000, 1)
+    assert record.signal[0, 0] == pytest.approx(-0.020)
