@@ -23,9 +23,9 @@ import numpy as np
 from ecg_data.errors import RecordError
 from ecg_data.record import Record
 from scoring.noise_stress import describe, noise_json, noisy_records
-from scoring.qrs_eval import Detector, noise_from, patch_detector, say, score_record, write_json
-from scoring.records import annotated_paths, head, lead_of, parse_names, read_beat_records
-from scoring.report import Counts, RecordScore, finite_or_none, percent, summary_json, total
+from scoring.qrs_eval import Detector, noise_from, patch_detector, score_record, write_json
+from scoring.records import annotated_paths, head, parse_names, read_beat_records, with_lead
+from scoring.report import Counts, RecordScore, finite_or_none, percent, say, summary_json, total
 
 DEFAULT_PATCH_FS = 250
 WARM_UP_S = 20.0  # untimed first call per detector, so one-off set-up costs are not billed to record 1
@@ -137,12 +137,7 @@ def bench(
 ) -> list[DetectorRun]:
     runs = [DetectorRun(d) for d in detectors]
     warmed = not warm_up
-    for k, record in enumerate(records, 1):
-        count = f"[{k}/{total_records}]" if total_records else f"[{k}]"
-        index = lead_of(record, lead)
-        if index is None:
-            say(progress, f"{count} {record.name}: skipped, no lead {lead!r}")
-            continue
+    for count, record, index in with_lead(records, lead, progress, total_records):
         if not warmed:
             for d in detectors:
                 d.detect(head(record, WARM_UP_S), index)

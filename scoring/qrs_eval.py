@@ -17,8 +17,8 @@ from ecg_data.record import Record
 from scoring.beat_match import MATCH_WINDOW_S, BeatMatch, match_annotations
 from scoring.noise_stress import NoiseSpec, describe, noise_json, noisy_records, spec_from
 from scoring.plots import ErrorStrips, plot_scores, plot_strips
-from scoring.records import annotated_paths, is_paced, lead_of, parse_names, read_beat_records
-from scoring.report import Counts, RecordScore, format_table, percent, summary_json
+from scoring.records import annotated_paths, is_paced, parse_names, read_beat_records, with_lead
+from scoring.report import Counts, RecordScore, format_table, percent, say, summary_json
 
 # (record, lead index) -> detection times in seconds, in the record's time base.
 Detector = Callable[[Record, int], np.ndarray]
@@ -47,12 +47,7 @@ def evaluate(
 ) -> list[RecordScore]:
     """Run `detector` on each record's lead and score it, with a line per record to `progress` if given."""
     scores: list[RecordScore] = []
-    for k, record in enumerate(records, 1):
-        count = f"[{k}/{total}]" if total else f"[{k}]"
-        index = lead_of(record, lead)
-        if index is None:
-            say(progress, f"{count} {record.name}: skipped, no lead {lead!r}")
-            continue
+    for count, record, index in with_lead(records, lead, progress, total):
         start = time.perf_counter()
         detections = np.asarray(detector(record, index), dtype=np.float64)
         elapsed = time.perf_counter() - start
@@ -157,7 +152,3 @@ def _run_info(args: argparse.Namespace, noise: NoiseSpec | None) -> dict[str, An
         "noise": noise_json(noise),
     }
 
-
-def say(stream: TextIO | None, line: str) -> None:
-    if stream is not None:
-        print(line, file=stream, flush=True)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import TextIO
 
 from ecg_data.reader import list_records
 from ecg_data.record import Record
 from ecg_data.wfdb_records import read_wfdb, window_annotations
+from scoring.report import say
 
 PACED_SYMBOL = "/"
 
@@ -48,6 +50,19 @@ def read_beat_records(paths: Sequence[Path]) -> Iterator[Record]:
 def lead_of(record: Record, lead: str | None) -> int | None:
     """The lead's index, or None when the record lacks that lead (it is then skipped)."""
     return record.lead_index(lead) if lead is None or lead in record.leads else None
+
+
+def with_lead(
+    records: Iterable[Record], lead: str | None, progress: TextIO | None, total: int | None
+) -> Iterator[tuple[str, Record, int]]:
+    """Each record with a "[k/total]" tag and its lead's index; one lacking the lead is said and skipped."""
+    for k, record in enumerate(records, 1):
+        tag = f"[{k}/{total}]" if total else f"[{k}]"
+        index = lead_of(record, lead)
+        if index is None:
+            say(progress, f"{tag} {record.name}: skipped, no lead {lead!r}")
+            continue
+        yield tag, record, index
 
 
 def is_paced(record: Record) -> bool:

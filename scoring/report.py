@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TextIO
 
 from scoring.beat_match import BeatMatch, positive_predictivity, sensitivity
 
@@ -105,3 +105,9 @@ def _row(label: str, c: Counts) -> str:
 def finite_or_none(value: float) -> float | None:
     """JSON has no NaN: undefined figures become null."""
     return None if math.isnan(value) else value
+
+
+def say(stream: TextIO | None, line: str) -> None:
+    """A progress line, when there is somewhere to say it."""
+    if stream is not None:
+        print(line, file=stream, flush=True)
