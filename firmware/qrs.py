@@ -214,7 +214,7 @@ class QrsDetector:
     def _place(self, estimate: int) -> int:
         """Index of the band-pass extremum nearest the estimated beat index, in input time."""
         centre = estimate + self.bp_delay
-        half = _ms(self.fs, 80)
+        half = self.window
         start = centre - half
         if self.n - start >= self.hist_len:
             return estimate
@@ -233,6 +233,27 @@ class QrsDetector:
                 best_i = i
             i += 1
         return best_i - self.bp_delay
+
+    def _restart_thresholds(self) -> None:
+        """Thresholds from the peaks in `qrs_buf` alone, as if no noise had been seen, at 60 bpm."""
+        self.qrs_mean = _mean8(self.qrs_buf)
+        self.noise_mean = 0
+        self.rr_mean = self.ms1000
+        self.sb_count = self.ms1500 + self.ms150
+        self.threshold = self._threshold()
+
+    def _accept(self, peak: int, rr: int) -> None:
+        """Count `peak` as a QRS ending an RR of `rr` samples: update thresholds and search-back."""
+        _push8(self.qrs_buf, peak)
+        self.qrs_mean = _mean8(self.qrs_buf)
+        self.threshold = self._threshold()
+        _push8(self.rr_buf, rr)
+        self.rr_mean = _mean8(self.rr_buf)
+        self.sb_count = self.rr_mean + (self.rr_mean >> 1) + self.window
+        self.sb_peak = 0
+        self.init_blank = 0
+        self.init_max = 0
+        self.reset_count = 0
 
     def _emit(self, index: int) -> None:
         self.beats[self.beat_total & 15] = index
@@ -303,11 +324,7 @@ class QrsDetector:
                 self.init_max = 0
                 self.init_peaks += 1
                 if self.init_peaks == 8:
-                    self.qrs_mean = _mean8(self.qrs_buf)
-                    self.noise_mean = 0
-                    self.rr_mean = self.ms1000
-                    self.sb_count = self.ms1500 + self.ms150
-                    self.threshold = self._threshold()
+                    self._restart_thresholds()
                     self._judge_init_peaks()
             if new_peak > self.init_max:
                 self.init_max = new_peak
@@ -315,18 +332,9 @@ class QrsDetector:
 
         if new_peak > 0 and not self._baseline_shift():
             if new_peak > self.threshold:
-                _push8(self.qrs_buf, new_peak)
-                self.qrs_mean = _mean8(self.qrs_buf)
-                self.threshold = self._threshold()
-                _push8(self.rr_buf, self.count - self.window)
-                self.rr_mean = _mean8(self.rr_buf)
-                self.sb_count = self.rr_mean + (self.rr_mean >> 1) + self.window
+                self._accept(new_peak, self.count - self.window)
                 self.count = self.window
-                self.sb_peak = 0
                 delay = self.window + self.filter_delay
-                self.init_blank = 0
-                self.init_max = 0
-                self.reset_count = 0
             else:
                 _push8(self.noise_buf, new_peak)
                 self.noise_mean = _mean8(self.noise_buf)
@@ -337,18 +345,9 @@ class QrsDetector:
                     self.sb_loc = self.count - self.window
 
         if self.count > self.sb_count and self.sb_peak > (self.threshold >> 1):
-            _push8(self.qrs_buf, self.sb_peak)
-            self.qrs_mean = _mean8(self.qrs_buf)
-            self.threshold = self._threshold()
-            _push8(self.rr_buf, self.sb_loc)
-            self.rr_mean = _mean8(self.rr_buf)
-            self.sb_count = self.rr_mean + (self.rr_mean >> 1) + self.window
+            self._accept(self.sb_peak, self.sb_loc)
             self.count = self.count - self.sb_loc
             delay = self.count + self.filter_delay
-            self.sb_peak = 0
-            self.init_blank = 0
-            self.init_max = 0
-            self.reset_count = 0
 
         # Without a beat for 8 s, rebuild the thresholds from the largest peak of each second.
         self.init_blank += 1
@@ -361,11 +360,7 @@ class QrsDetector:
                 for i in range(8):
                     self.qrs_buf[i] = self.reset_buf[i]
                     self.noise_buf[i] = 0
-                self.qrs_mean = _mean8(self.reset_buf)
-                self.noise_mean = 0
-                self.rr_mean = self.ms1000
-                self.sb_count = self.ms1500 + self.ms150
-                self.threshold = self._threshold()
+                self._restart_thresholds()
                 self.init_blank = 0
                 self.init_max = 0
                 self.reset_count = 0

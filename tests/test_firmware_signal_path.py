@@ -18,8 +18,9 @@ from firmware.bandpass import Bandpass
 from firmware.resample import Resampler
 from firmware.signal_path import SignalPath
 from hardware_sim.ecg_source import EcgSource
+from hardware_sim.firmware_runs import run_cpython
 from hardware_sim.front_end import FrontEndConfig
-from hardware_sim.patch_qrs import lsb_nv, run_signal_path
+from hardware_sim.patch_qrs import lsb_nv
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -119,7 +120,7 @@ def test_detector_finds_every_beat_of_two_clean_minutes(name: str) -> None:
     record = _record(name)
     config = FrontEndConfig()
     source = EcgSource(record, 0, config, duration_s=120.0)
-    beats = run_signal_path(source.codes(), config.fs, lsb_nv(config)) / config.fs
+    beats = run_cpython(source.codes(), config.fs, lsb_nv(config)).beats / config.fs
     assert record.annotations is not None
     ref = record.annotations.beats() / record.fs
     # Beats of the last second are still in the detector's hands when the replay stops.
