@@ -22,6 +22,26 @@ def register(groups: Any) -> None:
     add_noise_options(qrs)
     qrs.set_defaults(run=_qrs)
 
+    beats = commands.add_parser("beats", help="beat classes (N, S, V, F, Q) of the patch's int8 classifier, EC57")
+    beats.add_argument("--data", required=True, help="folder of WFDB records with beat annotations")
+    beats.add_argument("--records", help="comma-separated record names (default: all with beat annotations)")
+    beats.add_argument("--lead", help="signal name to use (default: the record's first signal)")
+    beats.add_argument("--model", help="int8 .tflite (default: the model the firmware ships)")
+    beats.add_argument("--json", help="write the figures here, and the confusion matrix beside it (<stem>.png)")
+    beats.add_argument("--fs", type=int, default=250, help="the patch's sampling rate in Hz (default 250)")
+    beats.set_defaults(run=_beats)
+
+    rhythm = commands.add_parser("rhythm", help="rhythm (Normal, AF, Other, Noisy) of the patch's int8 network")
+    rhythm.add_argument("--data", required=True, help="folder in the CinC 2017 layout: REFERENCE.csv + records")
+    rhythm.add_argument("--model", help="int8 .tflite (default: the model the firmware ships)")
+    rhythm.add_argument("--json", help="write the figures here, and the confusion matrix beside it (<stem>.png)")
+    rhythm.set_defaults(run=_rhythm)
+
+    footprint = commands.add_parser("footprint", help="flash, tensor arena and MACs of every model the firmware ships")
+    footprint.add_argument("--models", help="folder of .tflite models (default firmware/models)")
+    footprint.add_argument("--json", help="write the figures here, and a plot beside it (<stem>.png)")
+    footprint.set_defaults(run=_footprint)
+
 
 def add_noise_options(parser: argparse.ArgumentParser) -> None:
     """Noise stress: the same real noise for every detector, built once per record."""
@@ -37,5 +57,23 @@ def add_noise_options(parser: argparse.ArgumentParser) -> None:
 
 def _qrs(args: argparse.Namespace) -> int:
     from scoring.qrs_eval import run_cli
+
+    return run_cli(args)
+
+
+def _beats(args: argparse.Namespace) -> int:
+    from scoring.beat_eval import run_cli
+
+    return run_cli(args)
+
+
+def _footprint(args: argparse.Namespace) -> int:
+    from model_compression.footprint import run_cli
+
+    return run_cli(args)
+
+
+def _rhythm(args: argparse.Namespace) -> int:
+    from scoring.rhythm_eval import run_cli
 
     return run_cli(args)

@@ -1,0 +1,58 @@
+"""`ecg train ...`: one command per model, each leaving a run folder that `--resume` continues."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def register(groups: Any) -> None:
+    train = groups.add_parser("train", help="train, cross-validate, quantize and export the patch's models")
+    commands = train.add_subparsers(dest="command", required=True, metavar="MODEL")
+
+    beats = commands.add_parser("beats", help="beat classifier on MIT-BIH DS1, leave-patients-out")
+    _common(beats, folds=11)
+    beats.add_argument("--max-beats", type=int, help="train on a random subset of this many beats (quick runs)")
+    beats.set_defaults(run=_beats)
+
+    vt = commands.add_parser("vt", help="the patent's SCNN for VT, two stages, leave-patients-out")
+    _common(vt, folds=5)
+    vt.add_argument("--fs", type=int, help="the model's sampling rate in Hz (default 125)")
+    vt.add_argument("--max-non-vt", type=int, help="train on at most this many non-VT windows (quick runs)")
+    vt.set_defaults(run=_vt)
+
+    rhythm = commands.add_parser("rhythm", help="ResNet teacher and distilled patch student on CinC 2017, 5-fold")
+    _common(rhythm, folds=5)
+    rhythm.add_argument("--teacher-epochs", type=int, help="epochs of each teacher (default 16)")
+    rhythm.add_argument("--student-epochs", type=int, help="epochs of each student (default 30)")
+    rhythm.add_argument("--no-teacher", action="store_true", help="train the student from the labels alone")
+    rhythm.add_argument("--max-records", type=int, help="use only the first N records (quick runs)")
+    rhythm.set_defaults(run=_rhythm)
+
+
+def _common(parser: argparse.ArgumentParser, *, folds: int) -> None:
+    parser.add_argument("--run-dir", help="run folder (default runs/<model>)")
+    parser.add_argument("--resume", action="store_true", help="keep what the run folder already holds")
+    parser.add_argument("--folds", type=int, help=f"cross-validation folds (default {folds})")
+    parser.add_argument("--epochs", type=int, help="epochs per training")
+    parser.add_argument("--seed", type=int, help="random seed (default 0)")
+    parser.add_argument("--export", action="store_true", help="write the int8 model and its card to firmware/models")
+    parser.add_argument("--export-dir", help="export here instead of firmware/models")
+
+
+def _beats(args: argparse.Namespace) -> int:
+    from model_compression.training.beats import run_cli
+
+    return run_cli(args)
+
+
+def _vt(args: argparse.Namespace) -> int:
+    from model_compression.training.vt import run_cli
+
+    return run_cli(args)
+
+
+def _rhythm(args: argparse.Namespace) -> int:
+    from model_compression.training.rhythm import run_cli
+
+    return run_cli(args)

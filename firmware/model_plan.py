@@ -1,0 +1,18 @@
+"""Which int8 models the patch runs, on what, and how often.
+
+The cost of inference is set here as much as in the networks: the beat classifier runs once per
+detected beat; the rhythm network once per `hop` on the last `window`; the VT network only while
+the signal path sees something worth a look (a fast rate, ventricular beats, or beats lost in a
+large signal), then every `hop` on the last `window`, so its cost on a calm day is near zero.
+"""
+
+try:
+    from micropython import const
+except ImportError:  # CPython
+    const = lambda expr: expr  # noqa: E731
+
+# (file in firmware/models, input rate in Hz, window in s, hop in s; hop 0: once per beat)
+BEAT_MODEL = ("beat_classifier.tflite", const(125), 0.7, 0)
+VT_MODEL = ("vt_scnn.tflite", const(125), 10.0, 2.5)
+RHYTHM_MODEL = ("rhythm_resnet.tflite", const(125), 10.0, 30.0)
+MODELS = (BEAT_MODEL, VT_MODEL, RHYTHM_MODEL)

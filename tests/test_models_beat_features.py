@@ -1,0 +1,79 @@
+"""Beat classifier inputs and EC57 class scoring."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from model_compression.beat_features import (
+    CLIP,
+    DETECTION,
+    MIN_AMPLITUDE_MV,
+    SAMPLES,
+    TEMPLATE_BEATS,
+    beat_input,
+    rr_input,
+    templates,
+)
+from model_compression.beat_pipeline import fill_rr
+from scoring.beat_classes import MISSED, NOT_A_BEAT, class_confusion, class_stats
+
+
+def test_template_is_the_mean_of_the_previous_beats_of_the_same_record() -> None:
+    windows = np.arange(20, dtype=np.float32)[:, None] * np.ones((1, SAMPLES), dtype=np.float32)
+    record = np.array(["a"] * 12 + ["b"] * 8)
+    t = templates(windows, record)
+    assert t[0, 0] == 0  # the first beat stands for itself
+    assert t[1, 0] == 0  # mean of beat 0
+    assert t[3, 0] == pytest.approx(1.0)  # mean of 0, 1, 2
+    assert t[11, 0] == pytest.approx(np.mean(np.arange(11 - TEMPLATE_BEATS, 11)))
+    assert t[12, 0] == 12  # a new record starts afresh
+    assert t[14, 0] == pytest.approx(12.5)
+
+
+def test_beat_input_is_in_template_amplitudes_and_clipped() -> None:
+    template = np.zeros((2, SAMPLES), dtype=np.float32)
+    template[:, DETECTION] = [2.0, 0.0]  # a 2-mV QRS; a flat template
+    beat = np.zeros_like(template)
+    beat[:, DETECTION] = [-1.0, 1.0]
+    x = beat_input(beat, template)
+    assert x.shape == (2, SAMPLES, 2)
+    assert x[0, DETECTION, 0] == pytest.approx(-0.5) and x[0, DETECTION, 1] == pytest.approx(1.0)
+    # A flat template falls back to the minimum amplitude and the beat is clipped.
+    assert x[1, DETECTION, 0] == pytest.approx(min(1.0 / MIN_AMPLITUDE_MV, CLIP))
+
+
+def test_rr_input_relates_each_interval_to_the_local_mean() -> None:
+    x = rr_input(np.array([[0.5, 1.2, 1.0], [10.0, 1.0, 1.0]]))
+    np.testing.assert_allclose(x[0], [0.5, 1.2, 1.0, 0.5, 1.2])
+    assert x[1].max() <= 4.0  # a long pause is clipped, not an overflow of the int8 input
+
+
+def test_missing_neighbours_are_filled_from_the_other_side() -> None:
+    rr = np.array([[math.nan, 0.8, math.nan], [0.8, 0.9, 0.8], [0.9, math.nan, 0.85]])
+    filled = fill_rr(rr)
+    assert not np.isnan(filled).any()
+    np.testing.assert_allclose(filled[0], [0.8, 0.8, 0.8])
+    np.testing.assert_allclose(filled[2], [0.9, 0.9, 0.85])
+
+
+def test_ec57_class_statistics() -> None:
+    ref = ["V"] * 10 + ["N"] * 100 + ["F"] * 5 + [NOT_A_BEAT] * 3 + ["S"] * 8 + ["V"]
+    got = ["V"] * 9 + ["N"] + ["N"] * 98 + ["V", "S"] + ["V"] * 5 + ["V", "Q", "S"] + ["S"] * 6 + ["N", "N"] + [MISSED]
+    m = class_confusion(ref, got)
+    stats = class_stats(m)
+    # V: 9 of 11 reference V found (one missed by the detector); V labels on fusion beats do not
+    # count, the N beat and the false detection labelled V do.
+    assert stats["veb_sensitivity"] == pytest.approx(9 / 11)
+    assert stats["veb_ppv"] == pytest.approx(9 / 11)
+    assert stats["sveb_sensitivity"] == pytest.approx(6 / 8)
+    assert stats["sveb_ppv"] == pytest.approx(6 / 8)
+
+
+def test_unknown_labels_are_refused() -> None:
+    with pytest.raises(ValueError, match="unknown label"):
+        class_confusion(["N"], ["Z"])
+    with pytest.raises(ValueError, match="1 reference labels but 2"):
+        class_confusion(["N"], ["N", "N"])

@@ -1,0 +1,94 @@
+"""The training commands run end to end on small data and leave what they promise: a run folder,
+an int8 model that runs in TFLM, a model card; and the patent's balancing holds."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorflow")
+
+from ecg_cli.main import main
+from model_compression.training.tflm import Int8Model
+from model_compression.training.vt import Stage1Batches, VtTrainConfig, window_stats
+
+
+def test_stage_one_replicates_vt_to_the_non_vt_count() -> None:
+    label = np.array([1] * 7 + [0] * 500, dtype=np.int8)
+    x = np.zeros((len(label), 1250, 1), dtype=np.float32)
+    batches = Stage1Batches(x, label, VtTrainConfig(batch_size=50), seed=0)
+    drawn = label[batches.order]
+    vt, non_vt = int((drawn == 1).sum()), int((drawn == 0).sum())
+    assert non_vt == 500
+    assert abs(vt - non_vt) <= 0.1 * non_vt  # the patent: within 10 %
+    assert set(batches.order[drawn == 1]) == set(range(7))  # every VT window, replicated
+    x_batch, y_batch = batches.batch(0)
+    assert x_batch.shape == (50, 1250, 1) and y_batch.shape == (50,)
+
+
+def test_window_statistics_use_the_patents_threshold() -> None:
+    stats = window_stats(np.array([1, 1, 0, 0, 0]), np.array([0.5, 0.49, 0.51, 0.2, 0.0]))
+    assert stats["sensitivity"] == 0.5  # 0.5 is VT ((X + Y) / 2), 0.49 is not
+    assert stats["specificity"] == pytest.approx(2 / 3)
+
+
+def test_train_beats_end_to_end(tmp_path: Path) -> None:
+    run, export = tmp_path / "run", tmp_path / "models"
+    code = main(["train", "beats", "--max-beats", "3000", "--epochs", "1", "--folds", "2",
+                 "--run-dir", str(run), "--export", "--export-dir", str(export)])  # fmt: skip
+    assert code == 0
+    cv = json.loads((run / "cv_metrics.json").read_text())
+    assert cv["folds"] == 2
+    assert 0.0 <= cv["int8"]["pooled"]["veb_sensitivity"] <= 1.0
+    assert (run / "cv_confusion_int8.png").stat().st_size > 1000
+    model = Int8Model((export / "beat_classifier.tflite").read_bytes())
+    assert [i.shape for i in model.inputs] and model.output.shape[-1] == 5
+    card = (export / "beat_classifier.md").read_text()
+    assert "Leave-patients-out" in card and "Footprint" in card
+    # A resumed run keeps the folds it has and does not train them again.
+    before = (run / "cv" / "fold0" / "result.json").stat().st_mtime_ns
+    assert main(["train", "beats", "--max-beats", "3000", "--epochs", "1", "--folds", "2",
+                 "--run-dir", str(run), "--resume"]) == 0  # fmt: skip
+    assert (run / "cv" / "fold0" / "result.json").stat().st_mtime_ns == before
+
+
+def test_resume_refuses_a_different_config(tmp_path: Path) -> None:
+    from model_compression.training.run_folder import RunFolder
+
+    run = RunFolder(tmp_path)
+    run.save_config({"epochs": 1}, resume=False)
+    with pytest.raises(ValueError, match="different config"):
+        run.save_config({"epochs": 2}, resume=True)
+
+
+def test_train_rhythm_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run, export = tmp_path / "run", tmp_path / "models"
+    code = main(["train", "rhythm", "--max-records", "60", "--folds", "2", "--teacher-epochs", "1",
+                 "--student-epochs", "1", "--run-dir", str(run), "--export", "--export-dir", str(export)])  # fmt: skip
+    assert code == 0
+    cv = json.loads((run / "cv_metrics.json").read_text())
+    assert {"teacher_float", "student_float", "student_int8"} <= set(cv)
+    model_bytes = (export / "rhythm_resnet.tflite").read_bytes()
+    model = Int8Model(model_bytes)
+    assert model.inputs[0].shape == (1, 1250, 1) and model.output.shape[-1] == 4
+    # The evaluation command on records in the CinC layout, with the model just made.
+    out = tmp_path / "rhythm.json"
+    data = tmp_path / "cinc"
+    data.mkdir()
+    from ecg_data.paths import data_root
+
+    source = data_root() / "cinc2017"
+    lines = (source / "REFERENCE.csv").read_text().splitlines()[:12]
+    for line in lines:
+        name = line.split(",")[0]
+        for ext in (".mat", ".hea"):
+            (data / f"{name}{ext}").write_bytes((source / f"{name}{ext}").read_bytes())
+    (data / "REFERENCE.csv").write_text("\n".join(lines) + "\n")
+    assert main(["eval", "rhythm", "--data", str(data), "--model", str(export / "rhythm_resnet.tflite"),
+                 "--json", str(out)]) == 0  # fmt: skip
+    result = json.loads(out.read_text())
+    assert set(result["f1"]) == {"N", "A", "O", "~"} and len(result["records"]) == 12
+    assert sum(map(sum, result["confusion"]["counts"])) == 12
