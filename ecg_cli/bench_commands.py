@@ -29,6 +29,27 @@ def register(groups: Any) -> None:
     firmware.add_argument("--json", help="write the figures here")
     firmware.set_defaults(run=_firmware)
 
+    ingest = commands.add_parser("ingest", help="events/s a real cloud server accepts, each with its 60-s snippet")
+    ingest.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both", help="database (default both)")
+    ingest.add_argument(
+        "--workers", type=int, help="uvicorn worker processes (default 1 on SQLite, which has one writer; 2 on PostgreSQL)"
+    )
+    ingest.add_argument("--clients", type=int, default=4, help="concurrent client connections (default 4)")
+    ingest.add_argument("--events", type=int, default=3000, help="events to post (default 3000)")
+    ingest.add_argument("--batch", type=int, default=50, help="events per batch (default 50)")
+    ingest.add_argument("--json", help="write the figures here")
+    ingest.set_defaults(run=_ingest)
+
+    analysis = commands.add_parser("analysis", help="the cloud analysis engine beside NeuroKit2 on 1-24 h records")
+    analysis.add_argument("--hours", default="1,6,24", help="record lengths in hours, comma-separated (default 1,6,24)")
+    analysis.add_argument("--data", help="MIT-BIH folder (default: the data root's mitdb)")
+    analysis.add_argument("--json", help="write the results here (and a bar chart beside it, .png)")
+    analysis.add_argument("--timeout", type=float, default=900.0, help="seconds per side and record (default 900)")
+    analysis.add_argument("--memory-gib", type=float, default=12.0, help="address-space limit per side (default 12)")
+    analysis.add_argument("--skip-neurokit", action="store_true", help="run ours only")
+    analysis.add_argument("--work", help="folder for built records and outputs (default: a temporary one)")
+    analysis.set_defaults(run=_analysis)
+
 
 def _qrs(args: argparse.Namespace) -> int:
     from scoring.qrs_bench import run_cli
@@ -38,5 +59,17 @@ def _qrs(args: argparse.Namespace) -> int:
 
 def _firmware(args: argparse.Namespace) -> int:
     from hardware_sim.firmware_bench import run_cli
+
+    return run_cli(args)
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    from cloud.ingest_bench import run_cli
+
+    return run_cli(args)
+
+
+def _analysis(args: argparse.Namespace) -> int:
+    from cloud.analysis.bench import run_cli
 
     return run_cli(args)

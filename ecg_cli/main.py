@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from ecg_cli import bench_commands, data_commands, eval_commands, train_commands
+from ecg_cli import bench_commands, cloud_commands, data_commands, eval_commands, train_commands
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     data_commands.register(groups)
     eval_commands.register(groups)
     bench_commands.register(groups)
+    cloud_commands.register(groups)
     train_commands.register(groups)
     return parser
 

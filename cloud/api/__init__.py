@@ -1,0 +1,1 @@
+"""HTTP routes of the cloud service, one module per kind of thing."""
