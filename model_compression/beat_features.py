@@ -1,10 +1,12 @@
 """What the beat classifier sees of a beat, computed as the patch computes it.
 
-A beat is judged against the patient's own recent beats, not against other patients' averages:
-its window (band-passed, decimated to `FS`), beside the mean of the previous `TEMPLATE_BEATS`
-windows, both divided by that template's QRS amplitude; and its RR context relative to the local
-mean RR. Inter-patient differences in amplitude and morphology then largely cancel, which is what
-lets a classifier trained on some patients judge others (de Chazal et al. 2004's lesson).
+A beat is judged against the patient's own dominant beat, not against other patients' averages:
+its window (band-passed, decimated to `FS`), the sample-wise median of the previous
+`TEMPLATE_BEATS` windows (the dominant morphology while fewer than half the beats are ectopic)
+and their difference, all divided by the template's QRS amplitude; and its RR context relative to
+the local and the longer-term mean RR. A bundle branch block then looks like its own template, an
+ectopic beat does not, whatever the patient's amplitude and axis: what lets a classifier trained
+on some patients judge others (de Chazal et al. 2004's lesson).
 """
 
 from __future__ import annotations
@@ -15,13 +17,13 @@ DECIMATE = 2  # the 250 Hz beat windows are taken at 125 Hz: QRS detail enough, 
 FS = 125
 SAMPLES = 87  # 0.25 s before the detection, 0.45 s after (174 samples at 250 Hz), at FS
 DETECTION = 31  # index of the detection in the window
-TEMPLATE_BEATS = 8
+TEMPLATE_BEATS = 32
 QRS_HALF_WIDTH = 6  # samples each side of the detection searched for the template's amplitude (48 ms)
 MIN_AMPLITUDE_MV = 0.05
 CLIP = 4.0  # in template amplitudes; taller is as telling as 4x and would waste int8 range
-RR_FEATURES = ("prev/local", "next/local", "local_s", "prev_s", "next_s")
+RR_FEATURES = ("prev/local", "next/local", "prev/long", "next/long", "local/long", "local_s", "prev_s", "next_s")
 RR_CLIP = 4.0
-CHANNELS = 2  # the beat, the template
+CHANNELS = 3  # the beat, the template, their difference
 
 
 def decimate(windows_250: np.ndarray) -> np.ndarray:
@@ -30,22 +32,37 @@ def decimate(windows_250: np.ndarray) -> np.ndarray:
 
 
 def templates(windows: np.ndarray, record: np.ndarray) -> np.ndarray:
-    """Per beat, the mean of the previous TEMPLATE_BEATS windows of the same record (fewer at its
-    start; the beat itself for the first). Beats are in time order within each record."""
-    windows = np.asarray(windows, dtype=np.float64)
+    """Per beat, the sample-wise median of the previous TEMPLATE_BEATS windows of the same record
+    (fewer at its start; the beat itself for the first). Beats are in time order within a record."""
+    windows = np.asarray(windows, dtype=np.float32)
     out = np.empty_like(windows)
     record = np.asarray(record)
     for rec in dict.fromkeys(record.tolist()):
         idx = np.flatnonzero(record == rec)
         w = windows[idx]
-        total = np.concatenate([np.zeros((1, w.shape[1])), np.cumsum(w, axis=0)])
-        end = np.arange(len(w))
+        padded = np.concatenate([np.full((TEMPLATE_BEATS, w.shape[1]), np.nan, dtype=np.float32), w])
+        # Row i of the view holds beats i - TEMPLATE_BEATS .. i - 1.
+        previous = np.lib.stride_tricks.sliding_window_view(padded[:-1], TEMPLATE_BEATS, axis=0)
+        with np.errstate(all="ignore"):
+            median = np.nanmedian(previous[1:], axis=2) if len(w) > 1 else np.zeros((0, w.shape[1]))
+        out[idx[0]] = w[0]
+        out[idx[1:]] = median
+    return out
+
+
+def long_rr(previous_rr: np.ndarray, record: np.ndarray) -> np.ndarray:
+    """Per beat, the mean of the last TEMPLATE_BEATS previous-RR values of its record, itself
+    included (the rate the template's beats came at)."""
+    previous_rr = np.asarray(previous_rr, dtype=np.float64)
+    out = np.empty_like(previous_rr)
+    record = np.asarray(record)
+    for rec in dict.fromkeys(record.tolist()):
+        idx = np.flatnonzero(record == rec)
+        total = np.concatenate([[0.0], np.cumsum(previous_rr[idx])])
+        end = np.arange(1, len(idx) + 1)
         start = np.maximum(end - TEMPLATE_BEATS, 0)
-        count = (end - start)[:, None]
-        mean = (total[end] - total[start]) / np.maximum(count, 1)
-        mean[0] = w[0]
-        out[idx] = mean
-    return out.astype(np.float32)
+        out[idx] = (total[end] - total[start]) / (end - start)
+    return out
 
 
 def amplitude(template: np.ndarray) -> np.ndarray:
@@ -54,15 +71,19 @@ def amplitude(template: np.ndarray) -> np.ndarray:
 
 
 def beat_input(windows: np.ndarray, template: np.ndarray) -> np.ndarray:
-    """(n, SAMPLES, 2): the beat and its template in units of the template's QRS amplitude."""
+    """(n, SAMPLES, 3): the beat, its template and their difference in template QRS amplitudes."""
     scale = amplitude(template)[:, None]
-    x = np.stack([windows / scale, template / scale], axis=-1)
+    x = np.stack([windows / scale, template / scale, (windows - template) / scale], axis=-1)
     return np.clip(x, -CLIP, CLIP).astype(np.float32)
 
 
-def rr_input(rr: np.ndarray) -> np.ndarray:
-    """(n, 5) from (previous RR, next RR, local mean RR) in s."""
+def rr_input(rr: np.ndarray, long_mean: np.ndarray) -> np.ndarray:
+    """(n, 8) from (previous RR, next RR, local mean RR) in s and the longer-term mean RR."""
     rr = np.asarray(rr, dtype=np.float64)
     local = np.maximum(rr[:, 2], 0.2)
-    x = np.stack([rr[:, 0] / local, rr[:, 1] / local, local, rr[:, 0], rr[:, 1]], axis=1)
+    long = np.maximum(np.asarray(long_mean, dtype=np.float64), 0.2)
+    x = np.stack(
+        [rr[:, 0] / local, rr[:, 1] / local, rr[:, 0] / long, rr[:, 1] / long, local / long, local, rr[:, 0], rr[:, 1]],
+        axis=1,
+    )
     return np.clip(x, 0.0, RR_CLIP).astype(np.float32)

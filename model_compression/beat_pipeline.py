@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from model_compression.beat_features import DECIMATE, beat_input, rr_input, templates
+from model_compression.beat_features import DECIMATE, beat_input, long_rr, rr_input, templates
 from model_compression.datasets.beat_windows import BeatWindowConfig, rr_features
 from model_compression.datasets.preprocess import model_input
 from model_compression.models.beat_net import BEAT_CLASSES
@@ -24,7 +24,7 @@ SHIPPED_MODEL = Path(__file__).resolve().parents[1] / "firmware" / "models" / "b
 
 
 def beat_model_inputs(lead_mv: np.ndarray, fs: float, times_s: np.ndarray) -> list[np.ndarray]:
-    """[beat (n, 87, 2), rr (n, 5)] for detections at `times_s` on one lead sampled at `fs`."""
+    """[beat (n, 87, 3), rr (n, 8)] for detections at `times_s` on one lead sampled at `fs`."""
     config = BeatWindowConfig()
     signal = model_input(np.asarray(lead_mv, dtype=np.float64).reshape(-1, 1), fs, FS)[:, 0]
     before = round(config.before_s * FS)
@@ -35,7 +35,9 @@ def beat_model_inputs(lead_mv: np.ndarray, fs: float, times_s: np.ndarray) -> li
     index = np.clip(index, 0, len(padded) - 1)
     windows = padded[index][:, ::DECIMATE].astype(np.float32)
     template = templates(windows, np.zeros(len(windows), dtype=np.int8))
-    return [beat_input(windows, template), rr_input(fill_rr(rr_features(times_s, config.rr_beats)))]
+    rr = fill_rr(rr_features(times_s, config.rr_beats))
+    one_record = np.zeros(len(rr), dtype=np.int8)
+    return [beat_input(windows, template), rr_input(rr, long_rr(rr[:, 0], one_record))]
 
 
 def fill_rr(rr: np.ndarray) -> np.ndarray:

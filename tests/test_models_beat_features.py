@@ -14,6 +14,7 @@ from model_compression.beat_features import (
     SAMPLES,
     TEMPLATE_BEATS,
     beat_input,
+    long_rr,
     rr_input,
     templates,
 )
@@ -21,16 +22,36 @@ from model_compression.beat_pipeline import fill_rr
 from scoring.beat_classes import MISSED, NOT_A_BEAT, class_confusion, class_stats
 
 
-def test_template_is_the_mean_of_the_previous_beats_of_the_same_record() -> None:
-    windows = np.arange(20, dtype=np.float32)[:, None] * np.ones((1, SAMPLES), dtype=np.float32)
-    record = np.array(["a"] * 12 + ["b"] * 8)
+def test_template_is_the_median_of_the_previous_beats_of_the_same_record() -> None:
+    windows = np.arange(50, dtype=np.float32)[:, None] * np.ones((1, SAMPLES), dtype=np.float32)
+    record = np.array(["a"] * 40 + ["b"] * 10)
     t = templates(windows, record)
     assert t[0, 0] == 0  # the first beat stands for itself
-    assert t[1, 0] == 0  # mean of beat 0
-    assert t[3, 0] == pytest.approx(1.0)  # mean of 0, 1, 2
-    assert t[11, 0] == pytest.approx(np.mean(np.arange(11 - TEMPLATE_BEATS, 11)))
-    assert t[12, 0] == 12  # a new record starts afresh
-    assert t[14, 0] == pytest.approx(12.5)
+    assert t[1, 0] == 0  # beat 0 alone
+    assert t[3, 0] == pytest.approx(1.0)  # median of 0, 1, 2
+    assert t[39, 0] == pytest.approx(np.median(np.arange(39 - TEMPLATE_BEATS, 39)))
+    assert t[40, 0] == 40  # a new record starts afresh
+    assert t[43, 0] == pytest.approx(41.0)
+
+
+def test_template_keeps_the_dominant_beat_through_ectopy() -> None:
+    # Every third beat ectopic (a tall spike): the median template stays the normal beat.
+    normal = np.zeros(SAMPLES, dtype=np.float32)
+    normal[DETECTION] = 1.0
+    ectopic = np.zeros(SAMPLES, dtype=np.float32)
+    ectopic[DETECTION - 3 : DETECTION + 4] = -2.0
+    windows = np.stack([ectopic if i % 3 == 2 else normal for i in range(60)])
+    t = templates(windows, np.zeros(60))
+    np.testing.assert_array_equal(t[59], normal)
+    x = beat_input(windows, t)
+    assert x.shape == (60, SAMPLES, 3)
+    assert np.abs(x[58, :, 2]).max() == 0  # a normal beat matches its template
+    assert np.abs(x[53, :, 2]).max() > 1  # an ectopic beat (53 % 3 == 2) does not
+
+
+def test_long_rr_is_the_mean_of_the_recent_intervals() -> None:
+    rr = np.array([1.0, 1.0, 2.0, 2.0, 0.5])
+    np.testing.assert_allclose(long_rr(rr, np.array([0, 0, 0, 1, 1])), [1.0, 1.0, 4 / 3, 2.0, 1.25])
 
 
 def test_beat_input_is_in_template_amplitudes_and_clipped() -> None:
@@ -39,15 +60,16 @@ def test_beat_input_is_in_template_amplitudes_and_clipped() -> None:
     beat = np.zeros_like(template)
     beat[:, DETECTION] = [-1.0, 1.0]
     x = beat_input(beat, template)
-    assert x.shape == (2, SAMPLES, 2)
+    assert x.shape == (2, SAMPLES, 3)
     assert x[0, DETECTION, 0] == pytest.approx(-0.5) and x[0, DETECTION, 1] == pytest.approx(1.0)
+    assert x[0, DETECTION, 2] == pytest.approx(-1.5)  # beat minus template
     # A flat template falls back to the minimum amplitude and the beat is clipped.
     assert x[1, DETECTION, 0] == pytest.approx(min(1.0 / MIN_AMPLITUDE_MV, CLIP))
 
 
-def test_rr_input_relates_each_interval_to_the_local_mean() -> None:
-    x = rr_input(np.array([[0.5, 1.2, 1.0], [10.0, 1.0, 1.0]]))
-    np.testing.assert_allclose(x[0], [0.5, 1.2, 1.0, 0.5, 1.2])
+def test_rr_input_relates_each_interval_to_the_local_and_long_means() -> None:
+    x = rr_input(np.array([[0.5, 1.2, 1.0], [10.0, 1.0, 1.0]]), np.array([0.8, 1.0]))
+    np.testing.assert_allclose(x[0], [0.5, 1.2, 0.625, 1.5, 1.25, 1.0, 0.5, 1.2])
     assert x[1].max() <= 4.0  # a long pause is clipped, not an overflow of the int8 input
 
 

@@ -8,6 +8,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
+from model_compression.beat_features import CHANNELS, RR_FEATURES, SAMPLES  # noqa: E402
 from model_compression.models.beat_net import BEAT_CLASSES, build_beat_net  # noqa: E402
 from model_compression.models.macs import count_macs  # noqa: E402
 from model_compression.models.resnet import STUDENT, TEACHER, build_resnet, filters_of  # noqa: E402
@@ -66,7 +67,7 @@ def test_student_is_much_smaller_than_teacher() -> None:
 
 def test_beat_net_inputs_and_classes() -> None:
     model = build_beat_net()
-    assert [tuple(i.shape[1:]) for i in model.inputs] == [(87, 2), (5,)]
+    assert [tuple(i.shape[1:]) for i in model.inputs] == [(SAMPLES, CHANNELS), (len(RR_FEATURES),)]
     assert model.output.shape[1:] == (len(BEAT_CLASSES),)
     assert count_macs(model) < 200_000  # cheap enough for every beat
 
@@ -78,7 +79,10 @@ def beat_int8() -> tuple[bytes, list[np.ndarray]]:
     keras.utils.set_random_seed(1)
     model = build_beat_net(batch_size=1)
     rng = np.random.default_rng(0)
-    inputs = [rng.normal(0, 1, (64, 87, 2)).astype(np.float32), rng.uniform(0, 2, (64, 5)).astype(np.float32)]
+    inputs = [
+        rng.normal(0, 1, (64, SAMPLES, CHANNELS)).astype(np.float32),
+        rng.uniform(0, 2, (64, len(RR_FEATURES))).astype(np.float32),
+    ]
     return to_int8(model, representative_rows(inputs, 32)), inputs
 
 

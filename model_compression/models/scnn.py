@@ -25,11 +25,19 @@ DENSE_NAMES = ("dense_10", "vt_probability")
 
 
 def build_scnn(samples: int, leads: int = 1, *, batch_size: int | None = None) -> keras.Model:
-    """The SCNN for windows of `samples` x `leads`; batch_size=1 for export (fewer ops in TFLite)."""
+    """The SCNN for windows of `samples` x `leads`; batch_size=1 for export (fewer ops in TFLite).
+
+    Each convolution is followed by batch normalisation while training; the TFLite converter
+    folds it into the convolution's weights, so the patch runs exactly the patent's 15
+    convolutions. Without it the activations of the plain stack grow to thousands, and int8
+    (one scale per tensor) no longer resolves the typical values: the int8 model said 0.5 for
+    most windows while the float one was right.
+    """
     inputs = keras.Input((samples, leads), batch_size=batch_size, name="ecg")
     x = inputs
     for i, (filters, kernel) in enumerate(SCNN_LAYERS, 1):
         x = layers.Conv1D(filters, kernel, padding="same", kernel_initializer=INIT, name=f"conv{i}")(x)
+        x = layers.BatchNormalization(name=f"bn{i}")(x)
         x = layers.LeakyReLU(negative_slope=LEAKY_SLOPE, name=f"leaky{i}")(x)
         x = layers.MaxPooling1D(2, padding="same", name=f"pool{i}")(x)
     x = layers.Flatten(name="flatten")(x)

@@ -17,11 +17,12 @@ from typing import Any
 
 import numpy as np
 
-from model_compression.beat_features import beat_input, decimate, rr_input, templates
+from model_compression.beat_features import beat_input, decimate, long_rr, rr_input, templates
 from model_compression.datasets.beat_windows import FALSE_DETECTION, BeatWindowConfig, load_beat_windows
 from model_compression.datasets.splits import group_kfold
 from model_compression.models.beat_net import BEAT_CLASSES
 from model_compression.training.noise_bank import add_noise, noise_bank
+from model_compression.training.progress import ProgressLog
 from model_compression.training.run_folder import RunFolder, read_history, seed_everything
 from scoring.beat_classes import MODEL_COLUMNS, REFERENCE_ROWS, class_confusion, class_stats
 
@@ -48,7 +49,7 @@ class BeatTrainConfig:
 class BeatData:
     windows: np.ndarray  # (n, 87) mV at 125 Hz
     template: np.ndarray  # (n, 87)
-    rr: np.ndarray  # (n, 5)
+    rr: np.ndarray  # (n, 8)
     target: np.ndarray  # index into BEAT_CLASSES; -1 for beats not trained on (Q)
     ec57: np.ndarray  # reference: AAMI class, or "O" for a false detection
     record: np.ndarray
@@ -66,7 +67,7 @@ def prepare(config: BeatWindowConfig | None = None) -> BeatData:
     return BeatData(
         windows=windows,
         template=templates(windows, beats.record),
-        rr=rr_input(beats.rr),
+        rr=rr_input(beats.rr, long_rr(beats.rr[:, 0], beats.record)),
         target=target,
         ec57=ec57,
         record=beats.record,
@@ -149,8 +150,11 @@ def train_model(data: BeatData, config: BeatTrainConfig, folder: Path, seed: int
     model.fit(
         batches.dataset,
         epochs=config.epochs,
-        verbose=2,
-        callbacks=[keras.callbacks.CSVLogger(str(folder / "history.csv"))],
+        verbose=0,
+        callbacks=[
+            keras.callbacks.CSVLogger(str(folder / "history.csv")),
+            ProgressLog(f"beats {folder.name}", config.epochs, len(batches.dataset)),
+        ],
     )
     return model
 
@@ -289,11 +293,12 @@ def model_card(tflite: bytes, cv: dict, config: BeatTrainConfig, footprint: dict
             "What it does": (
                 "Labels every beat the patch's QRS detector finds as N (normal or bundle branch block), "
                 "S (supraventricular ectopic), V (ventricular ectopic), F (fusion) or X (a detection that "
-                "is not a beat, reported as Q). Inputs: `beat` (1, 87, 2) int8, the beat (0.25 s before "
-                "to 0.45 s after the detection at 125 Hz, band-passed 0.5-50 Hz) and the mean of the "
-                "previous 8 beats, both divided by that template's QRS amplitude and clipped to ±4; "
-                "`rr` (1, 5) int8: previous RR / local mean, next RR / local mean, local mean RR, "
-                "previous RR, next RR (s; local mean over the last 8 RR). Output: logits for N, S, V, F, X."
+                "is not a beat, reported as Q). Inputs: `beat` (1, 87, 3) int8: the beat (0.25 s before "
+                "to 0.45 s after the detection at 125 Hz, band-passed 0.5-50 Hz), the sample-wise median "
+                "of the previous 32 beats (the patient's dominant beat) and their difference, all divided "
+                "by the template's QRS amplitude and clipped to ±4; `rr` (1, 8) int8: previous and next "
+                "RR over the local mean (last 8 RR) and over the longer mean (last 32), local over longer "
+                "mean, and the local mean, previous and next RR in s. Output: logits for N, S, V, F, X."
             ),
             "Data": [
                 "MIT-BIH Arrhythmia DS1 (de Chazal et al. 2004): 22 records, the paced records left out.",

@@ -37,6 +37,7 @@ from model_compression.rhythm_pipeline import (
     softmax,
 )
 from model_compression.training.noise_bank import add_noise, noise_bank
+from model_compression.training.progress import ProgressLog
 from model_compression.training.run_folder import RunFolder, read_history, seed_everything
 
 EXPORT_NAME = "rhythm_resnet"
@@ -170,9 +171,10 @@ def train(role: str, records: RhythmRecords, index: np.ndarray, config: RhythmTr
     model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(config.learning_rate, steps,
                   alpha=0.02)), loss=loss)  # fmt: skip
     model.fit(
-        batches.dataset, epochs=epochs, verbose=2,
+        batches.dataset, epochs=epochs, verbose=0,
         callbacks=[keras.callbacks.BackupAndRestore(str(folder / "backup")),
-                   keras.callbacks.CSVLogger(str(folder / "history.csv"), append=True)],
+                   keras.callbacks.CSVLogger(str(folder / "history.csv"), append=True),
+                   ProgressLog(f"rhythm {role} {folder.parent.name}", epochs, len(batches.dataset))],
     )  # fmt: skip
     model.save(final)
     return model

@@ -20,6 +20,7 @@ import numpy as np
 from model_compression.datasets.splits import group_kfold
 from model_compression.datasets.vt_windows import VtWindowConfig, VtWindows, load_vt_windows
 from model_compression.training.noise_bank import add_noise, noise_bank
+from model_compression.training.progress import ProgressLog
 from model_compression.training.run_folder import RunFolder, read_history, seed_everything
 
 EXPORT_NAME = "vt_scnn"
@@ -108,8 +109,9 @@ def train_stage1(x: np.ndarray, label: np.ndarray, config: VtTrainConfig, folder
         metrics=["accuracy"],
     )
     folder.mkdir(parents=True, exist_ok=True)
-    model.fit(batches.dataset, epochs=config.epochs, verbose=2,
-              callbacks=[keras.callbacks.CSVLogger(str(folder / "history.csv"))])  # fmt: skip
+    model.fit(batches.dataset, epochs=config.epochs, verbose=0,
+              callbacks=[keras.callbacks.CSVLogger(str(folder / "history.csv")),
+                         ProgressLog(f"vt stage 1 {folder.name}", config.epochs, len(batches.dataset))])  # fmt: skip
     return model
 
 
@@ -126,8 +128,10 @@ def train_stage2(stage1: Any, x: np.ndarray, label: np.ndarray, config: VtTrainC
                   metrics=["accuracy"])  # fmt: skip
     vt = np.flatnonzero(label == 1)
     model.fit(model_x(x[vt], config), label[vt].astype(np.float32), batch_size=config.batch_size,
-              epochs=config.stage2_epochs, verbose=2,
-              callbacks=[keras.callbacks.CSVLogger(str(folder / "history_stage2.csv"))])  # fmt: skip
+              epochs=config.stage2_epochs, verbose=0,
+              callbacks=[keras.callbacks.CSVLogger(str(folder / "history_stage2.csv")),
+                         ProgressLog(f"vt stage 2 {folder.name}", config.stage2_epochs,
+                                     math.ceil(len(vt) / config.batch_size))])  # fmt: skip
     return model
 
 
