@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-DEFAULT_ANALYSER = "cloud.analysis:analyse_stream"
+DEFAULT_ANALYSER = "cloud.analysis.patch_models:analyse_with_models"
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,9 @@ CLIP = 4.0  # in template amplitudes; taller is as telling as 4x and would waste
 RR_FEATURES = ("prev/local", "next/local", "prev/long", "next/long", "local/long", "local_s", "prev_s", "next_s")
 RR_CLIP = 4.0
 CHANNELS = 3  # the beat, the template, their difference
+# The classifier's outputs: the AAMI classes it can learn from DS1 (Q is 5 beats there), and X for
+# detections that are not beats, so noise spikes do not become ectopic beats.
+BEAT_CLASSES: tuple[str, ...] = ("N", "S", "V", "F", "X")
 
 
 def decimate(windows_250: np.ndarray) -> np.ndarray:

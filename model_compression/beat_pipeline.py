@@ -12,10 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from model_compression.beat_features import DECIMATE, beat_input, long_rr, rr_input, templates
+from model_compression.beat_features import BEAT_CLASSES, DECIMATE, beat_input, long_rr, rr_input, templates
 from model_compression.datasets.beat_windows import BeatWindowConfig, rr_features
 from model_compression.datasets.preprocess import model_input
-from model_compression.models.beat_net import BEAT_CLASSES
 
 FS = BeatWindowConfig().fs  # windows are cut at 250 Hz, then decimated
 # A detection judged not to be a beat is reported as unclassifiable (Q), as EC57 counts it.

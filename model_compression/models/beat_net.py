@@ -9,11 +9,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from model_compression.beat_features import CHANNELS, RR_FEATURES, SAMPLES
-
-# Classes the network outputs: the AAMI classes it can learn from DS1 (Q is 5 beats there), and
-# X for detections that are not beats, so noise spikes do not become ectopic beats.
-BEAT_CLASSES: tuple[str, ...] = ("N", "S", "V", "F", "X")
+from model_compression.beat_features import BEAT_CLASSES, CHANNELS, RR_FEATURES, SAMPLES
 
 
 def build_beat_net(*, batch_size: int | None = None, dropout: float = 0.2) -> keras.Model:

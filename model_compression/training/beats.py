@@ -17,10 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from model_compression.beat_features import beat_input, decimate, long_rr, rr_input, templates
+from model_compression.beat_features import BEAT_CLASSES, beat_input, decimate, long_rr, rr_input, templates
 from model_compression.datasets.beat_windows import FALSE_DETECTION, BeatWindowConfig, load_beat_windows
 from model_compression.datasets.splits import group_kfold
-from model_compression.models.beat_net import BEAT_CLASSES
+from model_compression.training.batches import epoch_batches
+from model_compression.training.folds import kept_result, nan_mean, nan_std
 from model_compression.training.noise_bank import add_noise, noise_bank
 from model_compression.training.progress import ProgressLog
 from model_compression.training.run_folder import RunFolder, read_history, seed_everything
@@ -89,8 +90,6 @@ class BeatBatches:
     """Shuffled, class-weighted, noise-augmented batches; a new draw of noise every epoch."""
 
     def __init__(self, data: BeatData, config: BeatTrainConfig, fs: int, seed: int) -> None:
-        import keras
-
         keep = np.flatnonzero(data.target >= 0)
         self.data = data.subset(keep)
         self.config = config
@@ -100,19 +99,10 @@ class BeatBatches:
         weight = (counts.sum() / np.maximum(counts, 1) / len(BEAT_CLASSES)) ** config.class_weight_power
         self.weight = (weight / weight[self.data.target].mean()).astype(np.float32)
         self.order = self.rng.permutation(len(keep))
-        outer = self
+        self.dataset = epoch_batches(lambda: len(self.order), config.batch_size, self.batch, self._redraw)
 
-        class _Batches(keras.utils.PyDataset):
-            def __len__(self) -> int:
-                return math.ceil(len(outer.order) / outer.config.batch_size)
-
-            def __getitem__(self, i: int) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray, np.ndarray]:
-                return outer.batch(i)
-
-            def on_epoch_end(self) -> None:
-                outer.order = outer.rng.permutation(len(outer.order))
-
-        self.dataset = _Batches()
+    def _redraw(self) -> None:
+        self.order = self.rng.permutation(len(self.order))
 
     def batch(self, i: int) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray, np.ndarray]:
         rows = self.order[i * self.config.batch_size : (i + 1) * self.config.batch_size]
@@ -193,9 +183,9 @@ def cross_validate(run: RunFolder, data: BeatData, config: BeatTrainConfig, *, r
     results = []
     for k, (train, val) in enumerate(folds):
         name = f"cv/fold{k}"
-        if resume and run.has(f"{name}/result.json"):
-            results.append(run.read_json(f"{name}/result.json"))
-            _log(f"fold {k + 1}/{len(folds)}: done before, kept")
+        kept = kept_result(run, k, len(folds), resume=resume, label="train beats")
+        if kept is not None:
+            results.append(kept)
             continue
         started = time.monotonic()
         patients = sorted(set(data.patient[val].tolist()))
@@ -227,8 +217,8 @@ def summarise(run: RunFolder, data: BeatData, folds: list, results: list[dict]) 
         per_fold = {key: [r[kind][key] for r in results] for key in STAT_KEYS}
         summary[kind] = {
             "pooled": {"confusion": pooled.tolist(), **class_stats(pooled)},
-            "mean": {k: _nanmean(v) for k, v in per_fold.items()},
-            "std": {k: _nanstd(v) for k, v in per_fold.items()},
+            "mean": {k: nan_mean(v) for k, v in per_fold.items()},
+            "std": {k: nan_std(v) for k, v in per_fold.items()},
         }
         plot_confusion(pooled, REFERENCE_ROWS, MODEL_COLUMNS, run.file(f"cv_confusion_{kind}.png"),
                        f"beats, {kind}, leave-patients-out ({len(results)} folds)")  # fmt: skip
@@ -240,15 +230,6 @@ def summarise(run: RunFolder, data: BeatData, folds: list, results: list[dict]) 
 
 STAT_KEYS = ("veb_sensitivity", "veb_ppv", "sveb_sensitivity", "sveb_ppv")
 
-
-def _nanmean(values: list[float]) -> float:
-    v = np.array([x for x in values if x is not None and not math.isnan(x)])
-    return float(v.mean()) if len(v) else math.nan
-
-
-def _nanstd(values: list[float]) -> float:
-    v = np.array([x for x in values if x is not None and not math.isnan(x)])
-    return float(v.std()) if len(v) else math.nan
 
 
 def _line(stats: dict[str, float]) -> str:

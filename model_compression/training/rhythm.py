@@ -9,7 +9,6 @@ in the TFLM interpreter. Every training keeps a backup each epoch and `--resume`
 
 from __future__ import annotations
 
-import math
 import sys
 import time
 from collections.abc import Callable
@@ -36,6 +35,8 @@ from model_compression.rhythm_pipeline import (
     record_probabilities,
     softmax,
 )
+from model_compression.training.batches import epoch_batches
+from model_compression.training.folds import kept_result
 from model_compression.training.noise_bank import add_noise, noise_bank
 from model_compression.training.progress import ProgressLog
 from model_compression.training.run_folder import RunFolder, read_history, seed_everything
@@ -74,8 +75,6 @@ class CropBatches:
 
     def __init__(self, records: RhythmRecords, index: np.ndarray, config: RhythmTrainConfig, seed: int,
                  teacher: Any | None = None) -> None:  # fmt: skip
-        import keras
-
         self.records, self.index, self.config, self.teacher = records, index, config, teacher
         self.rng = np.random.default_rng(seed)
         self.bank = noise_bank(config.fs)
@@ -83,19 +82,10 @@ class CropBatches:
         weight = (counts.sum() / np.maximum(counts, 1) / len(RHYTHM_CLASSES)) ** config.class_weight_power
         self.weight = (weight / weight[records.label[index]].mean()).astype(np.float32)
         self.order = self._draw()
-        outer = self
+        self.dataset = epoch_batches(lambda: len(self.order), config.batch_size, self.batch, self._redraw)
 
-        class _Batches(keras.utils.PyDataset):
-            def __len__(self) -> int:
-                return math.ceil(len(outer.order) / outer.config.batch_size)
-
-            def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-                return outer.batch(i)
-
-            def on_epoch_end(self) -> None:
-                outer.order = outer._draw()
-
-        self.dataset = _Batches()
+    def _redraw(self) -> None:
+        self.order = self._draw()
 
     def _draw(self) -> np.ndarray:
         return self.rng.permutation(np.repeat(self.index, self.config.crops_per_record))
@@ -226,9 +216,9 @@ def cross_validate(run: RunFolder, records: RhythmRecords, config: RhythmTrainCo
     results = []
     for k, (train_idx, val_idx) in enumerate(folds):
         name = f"cv/fold{k}"
-        if resume and run.has(f"{name}/result.json"):
-            results.append(run.read_json(f"{name}/result.json"))
-            _log(f"fold {k + 1}/{len(folds)}: done before, kept")
+        kept = kept_result(run, k, len(folds), resume=resume, label="train rhythm")
+        if kept is not None:
+            results.append(kept)
             continue
         started = time.monotonic()
         result: dict[str, Any] = {"fold": k}

@@ -19,6 +19,8 @@ import numpy as np
 
 from model_compression.datasets.splits import group_kfold
 from model_compression.datasets.vt_windows import VtWindowConfig, VtWindows, load_vt_windows
+from model_compression.training.batches import epoch_batches
+from model_compression.training.folds import kept_result, nan_mean, nan_std
 from model_compression.training.noise_bank import add_noise, noise_bank
 from model_compression.training.progress import ProgressLog
 from model_compression.training.run_folder import RunFolder, read_history, seed_everything
@@ -58,27 +60,16 @@ class Stage1Batches:
     windows (the patent's balancing), shuffled, with random gain and real noise."""
 
     def __init__(self, x: np.ndarray, label: np.ndarray, config: VtTrainConfig, seed: int) -> None:
-        import keras
-
         self.x, self.label, self.config = x, label, config
         self.rng = np.random.default_rng(seed)
         self.bank = noise_bank(config.fs)
         self.vt = np.flatnonzero(label == 1)
         self.non_vt = np.flatnonzero(label == 0)
         self.order = self._draw()
-        outer = self
+        self.dataset = epoch_batches(lambda: len(self.order), config.batch_size, self.batch, self._redraw)
 
-        class _Batches(keras.utils.PyDataset):
-            def __len__(self) -> int:
-                return math.ceil(len(outer.order) / outer.config.batch_size)
-
-            def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
-                return outer.batch(i)
-
-            def on_epoch_end(self) -> None:
-                outer.order = outer._draw()
-
-        self.dataset = _Batches()
+    def _redraw(self) -> None:
+        self.order = self._draw()
 
     def _draw(self) -> np.ndarray:
         copies = math.ceil(len(self.non_vt) / max(len(self.vt), 1))
@@ -175,9 +166,9 @@ def cross_validate(run: RunFolder, windows: VtWindows, config: VtTrainConfig, *,
     results = []
     for k, (train, val) in enumerate(folds):
         name = f"cv/fold{k}"
-        if resume and run.has(f"{name}/result.json"):
-            results.append(run.read_json(f"{name}/result.json"))
-            _log(f"fold {k + 1}/{len(folds)}: done before, kept")
+        kept = kept_result(run, k, len(folds), resume=resume, label="train vt")
+        if kept is not None:
+            results.append(kept)
             continue
         started = time.monotonic()
         train = _limit_non_vt(train, windows.label, config, seed=k)
@@ -225,8 +216,8 @@ def summarise(run: RunFolder, windows: VtWindows, results: list[dict]) -> dict[s
             summary[key] = {
                 "pooled_sensitivity": pooled["tp"] / max(pooled["tp"] + pooled["fn"], 1),
                 "pooled_specificity": pooled["tn"] / max(pooled["tn"] + pooled["fp"], 1),
-                "sensitivity_mean": _nanmean(per_fold_se), "sensitivity_std": _nanstd(per_fold_se),
-                "specificity_mean": _nanmean(per_fold_sp), "specificity_std": _nanstd(per_fold_sp),
+                "sensitivity_mean": nan_mean(per_fold_se), "sensitivity_std": nan_std(per_fold_se),
+                "specificity_mean": nan_mean(per_fold_sp), "specificity_std": nan_std(per_fold_sp),
                 **pooled,
             }  # fmt: skip
             matrix = np.array([[pooled["tn"], pooled["fp"]], [pooled["fn"], pooled["tp"]]])
@@ -254,15 +245,6 @@ def errors_by_rhythm(windows: VtWindows, results: list[dict]) -> dict[str, dict[
         out[variant] = dict(sorted(counts.items(), key=lambda kv: -kv[1]))
     return out
 
-
-def _nanmean(values: list[float]) -> float:
-    v = np.array([x for x in values if x is not None and not math.isnan(x)])
-    return float(v.mean()) if len(v) else math.nan
-
-
-def _nanstd(values: list[float]) -> float:
-    v = np.array([x for x in values if x is not None and not math.isnan(x)])
-    return float(v.std()) if len(v) else math.nan
 
 
 def _line(stats: dict[str, float]) -> str:

@@ -1,0 +1,104 @@
+"""The patch's own int8 models as the engine's beat and rhythm classifiers.
+
+The cloud runs the very networks the patch runs (firmware/models, in the TFLM interpreter), so a
+record analysed in the cloud and the patch's flags agree on what they saw. Beats are labelled
+against the patient's dominant beat as on the patch, which needs history: the beat classifier
+keeps the last windows and RR intervals it was given, and the engine hands beats over in order.
+Rhythm windows go to the rhythm network and to the SCNN, whose VT verdict (output ≥ 0.5) takes
+precedence, giving the engine classes N, A, O, ~ and VT.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.signal as sps
+
+from cloud.analysis.protocols import MODEL_FS, NOT_A_BEAT
+
+MODELS = Path(__file__).resolve().parents[2] / "firmware" / "models"
+
+
+class PatchBeatClassifier:
+    """(n, 174, 1) windows at 250 Hz and (n, 3) RR features -> N, S, V, F, Q or NOT_A_BEAT."""
+
+    def __init__(self, model_path: Path = MODELS / "beat_classifier.tflite") -> None:
+        from model_compression.beat_features import TEMPLATE_BEATS
+        from model_compression.training.tflm import Int8Model
+
+        self.model = Int8Model(model_path.read_bytes())
+        self.windows: deque[np.ndarray] = deque(maxlen=TEMPLATE_BEATS)
+        self.previous_rr: deque[float] = deque(maxlen=TEMPLATE_BEATS)
+
+    def __call__(self, windows: np.ndarray, rr_features: np.ndarray) -> list[str]:
+        from model_compression.beat_features import (
+            BEAT_CLASSES,
+            DECIMATE,
+            beat_input,
+            long_rr,
+            rr_input,
+            templates,
+        )
+
+        decimated = np.asarray(windows, dtype=np.float32)[:, ::DECIMATE, 0]
+        rr = np.asarray(rr_features, dtype=np.float64)
+        n, kept = len(decimated), len(self.windows)
+        # The same template and long-term RR as over a whole record: computed over the kept history
+        # followed by this batch, of which the last n rows are this batch's.
+        history = np.concatenate([np.asarray(self.windows, dtype=np.float32).reshape(kept, decimated.shape[1]), decimated])
+        template = templates(history, np.zeros(len(history), dtype=np.int8))[kept:]
+        long_mean = long_rr(np.concatenate([np.asarray(self.previous_rr), rr[:, 0]]), np.zeros(kept + n))[kept:]
+        self.windows.extend(decimated)
+        self.previous_rr.extend(rr[:, 0].tolist())
+        scores = self.model.predict_int8([beat_input(decimated, template), rr_input(rr, long_mean)])
+        return [NOT_A_BEAT if BEAT_CLASSES[i] == "X" else BEAT_CLASSES[i] for i in scores.argmax(axis=1)]
+
+
+class PatchRhythmClassifier:
+    """(n, 2500, 1) 10-s windows at 250 Hz -> probabilities of N, A, O, ~ and VT."""
+
+    classes = ("N", "A", "O", "~", "VT")
+
+    def __init__(self, rhythm_path: Path = MODELS / "rhythm_resnet.tflite", vt_path: Path = MODELS / "vt_scnn.tflite") -> None:
+        from model_compression.training.tflm import Int8Model
+
+        self.rhythm = Int8Model(rhythm_path.read_bytes())
+        self.vt = Int8Model(vt_path.read_bytes())
+
+    def __call__(self, windows: np.ndarray) -> np.ndarray:
+        from firmware.model_plan import RHYTHM_MODEL, VT_MODEL
+        from model_compression.rhythm_pipeline import normalise, softmax
+
+        x = np.asarray(windows, dtype=np.float64)[:, :, 0]
+        rhythm_fs, vt_fs = RHYTHM_MODEL[1], VT_MODEL[1]
+        rhythm = softmax(self.rhythm.predict([normalise(_resample(x, rhythm_fs))]))
+        vt_x = np.clip(_resample(x, vt_fs), -5.0, 5.0)[:, :, None].astype(np.float32)
+        p_vt = self.vt.predict([vt_x]).reshape(-1, 1)
+        return np.concatenate([rhythm * (1.0 - p_vt), p_vt], axis=1)
+
+
+def _resample(x: np.ndarray, fs: int) -> np.ndarray:
+    """Band-passed windows at MODEL_FS to `fs` (polyphase, as the patch's resampler)."""
+    if fs == MODEL_FS:
+        return x
+    from fractions import Fraction
+
+    ratio = Fraction(fs, MODEL_FS)
+    return sps.resample_poly(x, ratio.numerator, ratio.denominator, axis=1)
+
+
+def available() -> bool:
+    return all((MODELS / f).is_file() for f in ("beat_classifier.tflite", "rhythm_resnet.tflite", "vt_scnn.tflite"))
+
+
+def analyse_with_models(chunks: Iterable[np.ndarray], fs: float, **kwargs: Any) -> dict[str, Any]:
+    """`analyse_stream` with the patch's models: beat labels always, rhythm, AF burden and VT
+    episodes once the rhythm and VT models are shipped."""
+    from cloud.analysis import analyse_stream
+
+    rhythm = PatchRhythmClassifier() if available() else None
+    return analyse_stream(chunks, fs, beat_classifier=PatchBeatClassifier(), rhythm_classifier=rhythm, **kwargs)

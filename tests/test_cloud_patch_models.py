@@ -1,0 +1,78 @@
+"""The cloud labels beats and rhythm with the patch's own int8 models, without TensorFlow."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ecg_data.paths import data_root
+from ecg_data.reader import read_record
+
+pytest.importorskip("tflite_micro")
+
+from cloud.analysis.patch_models import PatchBeatClassifier, PatchRhythmClassifier, analyse_with_models
+
+
+@pytest.fixture(scope="module")
+def record_119() -> tuple[np.ndarray, float]:
+    record = read_record(data_root() / "mitdb" / "119", sampto=360 * 300)
+    return record.signal[:, 0], record.fs
+
+
+def test_beats_are_labelled_and_chunking_does_not_change_labels(record_119: tuple[np.ndarray, float]) -> None:
+    signal, fs = record_119
+    whole = analyse_with_models([signal], fs)
+    pieces = analyse_with_models([signal[i : i + 7_777] for i in range(0, len(signal), 7_777)], fs)
+    labels = whole["beats"]["label"]
+    assert len(labels) == whole["beats"]["count"] > 300
+    assert labels == pieces["beats"]["label"]
+    counts = Counter(labels)
+    # 119 is ventricular bigeminy in stretches: both classes are there in numbers.
+    assert counts["N"] > 100 and counts["V"] > 50
+
+
+def test_beat_classifier_history_spans_calls() -> None:
+    rng = np.random.default_rng(0)
+    windows = rng.normal(0, 0.05, (40, 174, 1)).astype(np.float32)
+    windows[:, 62, 0] += 1.0  # an R wave at the detection
+    rr = np.full((40, 3), 0.8, dtype=np.float32)
+    one = PatchBeatClassifier()(windows, rr)
+    split = PatchBeatClassifier()
+    assert split(windows[:25], rr[:25]) + split(windows[25:], rr[25:]) == one
+
+
+def test_no_tensorflow_in_the_cloud_analysis() -> None:
+    code = (
+        "import sys, numpy as np\n"
+        "from cloud.analysis.patch_models import analyse_with_models\n"
+        "from ecg_data.reader import read_record\nfrom ecg_data.paths import data_root\n"
+        "r = read_record(data_root() / 'mitdb' / '119', sampto=360 * 60)\n"
+        "analyse_with_models([r.signal[:, 0]], r.fs)\n"
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'TensorFlow was imported'\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+
+
+def test_rhythm_classifier_adds_vt_from_the_scnn(tmp_path: Path) -> None:
+    keras = pytest.importorskip("keras")
+    from model_compression.models.resnet import STUDENT, build_resnet
+    from model_compression.models.scnn import build_scnn
+    from model_compression.training.int8_export import representative_rows, to_int8
+
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.normal(0, 1, (8, 1250, 1)).astype(np.float32)
+    (tmp_path / "r.tflite").write_bytes(to_int8(build_resnet(1250, 4, STUDENT, batch_size=1), representative_rows([x], 8)))
+    (tmp_path / "v.tflite").write_bytes(to_int8(build_scnn(1250, 1, batch_size=1), representative_rows([x], 8)))
+    classifier = PatchRhythmClassifier(tmp_path / "r.tflite", tmp_path / "v.tflite")
+    windows = rng.normal(0, 0.3, (3, 2500, 1)).astype(np.float32)
+    probs = classifier(windows)
+    assert probs.shape == (3, len(classifier.classes)) and classifier.classes[-1] == "VT"
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=0.02)
+    assert (probs >= 0).all()
