@@ -11,7 +11,7 @@ precedence, giving the engine classes N, A, O, ~ and VT.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +61,7 @@ class PatchBeatClassifier:
 class PatchRhythmClassifier:
     """(n, 2500, 1) 10-s windows at 250 Hz -> probabilities of N, A, O, ~ and VT."""
 
-    classes = ("N", "A", "O", "~", "VT")
+    classes: Sequence[str] = ("N", "A", "O", "~", "VT")
 
     def __init__(self, rhythm_path: Path = MODELS / "rhythm_resnet.tflite", vt_path: Path = MODELS / "vt_scnn.tflite") -> None:
         from model_compression.training.tflm import Int8Model
