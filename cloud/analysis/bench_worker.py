@@ -46,13 +46,15 @@ class Stages:
 
 def run_ours(path: Path, fs: float, stage: Stages) -> tuple[dict[str, Any], np.ndarray]:
     stage("import")
-    from cloud.analysis import AnalysisConfig, analyse_stream
+    from cloud.analysis import AnalysisConfig
     from cloud.analysis.bench_records import iter_chunks
+    from cloud.analysis.patch_models import analyse_with_models
 
     stage("analyse_stream")
-    # NN as NeuroKit2's hrv_time has it: every detected beat, no RR filter.
+    # The cloud's whole analysis, the patch's beat classifier included (it drops detections it
+    # judges not to be beats); NN as NeuroKit2's hrv_time has it: every beat, no RR filter.
     config = AnalysisConfig(rr_filter="none")
-    result = analyse_stream(iter_chunks(path, round(CHUNK_S * fs)), fs, config=config)
+    result = analyse_with_models(iter_chunks(path, round(CHUNK_S * fs)), fs, config=config)
     td = result["hrv"]["time_domain"]
     fd = result["hrv"]["frequency_domain"]
     figures = {
