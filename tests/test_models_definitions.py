@@ -114,3 +114,19 @@ def test_macs_from_the_flatbuffer_match_the_keras_count(beat_int8: tuple[bytes, 
     from model_compression.footprint import tflite_macs
 
     assert tflite_macs(beat_int8[0]) == count_macs(build_beat_net(batch_size=1))
+
+
+@pytest.mark.parametrize("network", ["scnn", "student"])
+def test_window_networks_agree_bit_for_bit_in_tflm_and_reference_kernels(network: str) -> None:
+    from model_compression.training.int8_export import representative_rows, to_int8
+    from model_compression.training.tflm import Int8Model, reference_outputs
+
+    keras.utils.set_random_seed(2)
+    model = build_scnn(1250, 1, batch_size=1) if network == "scnn" else build_resnet(1250, 4, STUDENT, batch_size=1)
+    rng = np.random.default_rng(1)
+    x = rng.normal(0, 1, (24, 1250, 1)).astype(np.float32)
+    model_bytes = to_int8(model, representative_rows([x], 16))
+    tflm = Int8Model(model_bytes)
+    tensors = [[tflm.quantize(x[i], 0)] for i in range(6)]
+    ours = np.stack([tflm.invoke_int8(t) for t in tensors])
+    np.testing.assert_array_equal(ours, reference_outputs(model_bytes, tensors))
