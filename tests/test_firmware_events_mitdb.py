@@ -1,0 +1,72 @@
+"""Replay of MIT-BIH reference beat labels through firmware/events.py: its NSVT events must be
+exactly the runs of >= 3 consecutive ventricular beats faster than 100 bpm, found here
+independently from the annotations (and a V run of 30 s or more would be VT)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ecg_data.paths import data_root
+from ecg_data.record import BEAT_SYMBOLS
+from ecg_data.wfdb_records import read_annotations
+from firmware.events import EventDetector
+from model_compression.datasets.aami import aami_class
+
+MITDB = data_root() / "mitdb"
+RECORDS = ["203", "205", "207", "215", "223"]  # V-rich: runs of V, multiform PVCs, VT, flutter
+
+
+def reference_beats(name: str) -> tuple[list[int], list[str]]:
+    ann = read_annotations(MITDB / name)
+    if ann is None:
+        pytest.skip(f"no annotations for mitdb/{name}")
+    times, labels = [], []
+    for sample, symbol in zip(ann.sample.tolist(), ann.symbol, strict=True):
+        if symbol in BEAT_SYMBOLS:
+            times.append(sample * 1000 // 360)
+            labels.append(aami_class(symbol))
+    return times, labels
+
+
+def fast_v_runs(times: list[int], labels: list[str]) -> list[tuple[int, int, int]]:
+    """(first V, last V, beats) of each maximal run of V beats whose V-V intervals are < 600 ms."""
+    runs = []
+    start = None
+    for k, (t, label) in enumerate(zip(times, labels, strict=True)):
+        continues = start is not None and label == "V" and t - times[k - 1] < 600 and labels[k - 1] == "V"
+        if continues:
+            continue
+        if start is not None and k - start >= 3:
+            runs.append((times[start], times[k - 1], k - start))
+        start = k if label == "V" else None
+    if start is not None and len(times) - start >= 3:
+        runs.append((times[start], times[-1], len(times) - start))
+    return runs
+
+
+@pytest.mark.parametrize("name", RECORDS)
+def test_nsvt_events_match_the_annotated_v_runs(name: str) -> None:
+    if not (MITDB / f"{name}.atr").is_file():
+        pytest.skip(f"mitdb/{name} not in {MITDB}")
+    times, labels = reference_beats(name)
+    events: list[dict] = []
+    det = EventDetector(events.append)
+    tick = 0
+    for t, label in zip(times, labels, strict=True):
+        while tick < t:  # the patch's loop ticks between beats
+            det.tick(tick)
+            tick += 250
+        det.on_beat(t, label, 0)
+    det.tick(times[-1] + 5000)
+    runs = fast_v_runs(times, labels)
+    expected_nsvt = [r for r in runs if r[1] - r[0] < 30000]
+    nsvt = [(e["onset_ms"], e["end_ms"], e["beat_count"]) for e in events if e["event_type"] == "NSVT"]
+    assert nsvt == expected_nsvt
+    sustained = [r for r in runs if r[1] - r[0] >= 30000]
+    vt_onsets = sorted({e["onset_ms"] for e in events if e["event_type"] == "VT"})
+    assert vt_onsets == [r[0] for r in sustained]
+    print(
+        f"mitdb/{name}: {len(nsvt)} NSVT (beats {sorted({r[2] for r in nsvt})}), {len(vt_onsets)} VT by beats"
+    )
+    if name in ("203", "207"):
+        assert nsvt  # these records do have ventricular runs
