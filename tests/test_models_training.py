@@ -66,7 +66,7 @@ def test_resume_refuses_a_different_config(tmp_path: Path) -> None:
 
 def test_train_rhythm_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run, export = tmp_path / "run", tmp_path / "models"
-    code = main(["train", "rhythm", "--max-records", "60", "--folds", "2", "--teacher-epochs", "1",
+    code = main(["train", "rhythm", "--max-records", "30", "--folds", "2", "--teacher-epochs", "1",
                  "--student-epochs", "1", "--run-dir", str(run), "--export", "--export-dir", str(export)])  # fmt: skip
     assert code == 0
     cv = json.loads((run / "cv_metrics.json").read_text())

@@ -106,8 +106,10 @@ class CropBatches:
         label = self.records.label[rows]
         target = np.eye(len(RHYTHM_CLASSES), dtype=np.float32)[label]
         if self.teacher is not None:
-            logits = self.teacher(normalise(clean[:, :, 0]), training=False)
-            target = np.concatenate([target, np.asarray(logits, dtype=np.float32)], axis=1)
+            from keras import ops
+
+            logits = ops.convert_to_numpy(self.teacher(normalise(clean[:, :, 0]), training=False))
+            target = np.concatenate([target, logits.astype(np.float32)], axis=1)
         return normalise(noisy[:, :, 0]), target, self.weight[label]
 
 
