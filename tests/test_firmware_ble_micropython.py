@@ -17,8 +17,6 @@ import json
 import pytest
 
 from hardware_sim.micropython_vm import (
-    MicroPythonVmUnavailable,
-    check_vm_installed,
     firmware_modules,
     run_micropython,
 )
@@ -183,12 +181,7 @@ print(json.dumps(out))
 """
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _vm_installed() -> None:
-    try:
-        check_vm_installed()
-    except MicroPythonVmUnavailable as exc:
-        pytest.fail(str(exc))
+pytestmark = pytest.mark.usefixtures("micropython_vm")
 
 
 def _cpython() -> list:

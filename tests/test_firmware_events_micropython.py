@@ -14,8 +14,6 @@ import json
 import pytest
 
 from hardware_sim.micropython_vm import (
-    MicroPythonVmUnavailable,
-    check_vm_installed,
     firmware_modules,
     run_micropython,
 )
@@ -137,12 +135,7 @@ print(json.dumps({"records": records, "summaries": summaries, "log": log, "ram":
 """
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _vm_installed() -> None:
-    try:
-        check_vm_installed()
-    except MicroPythonVmUnavailable as exc:
-        pytest.fail(str(exc))
+pytestmark = pytest.mark.usefixtures("micropython_vm")
 
 
 def test_events_and_alerts_run_in_micropython_like_in_cpython() -> None:

@@ -13,8 +13,6 @@ import json
 import pytest
 
 from hardware_sim.micropython_vm import (
-    MicroPythonVmUnavailable,
-    check_vm_installed,
     firmware_modules,
     run_micropython,
 )
@@ -146,12 +144,7 @@ open("/out/flash.bin", "wb").write(image)
 """
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _vm_installed() -> None:
-    try:
-        check_vm_installed()
-    except MicroPythonVmUnavailable as exc:
-        pytest.fail(str(exc))
+pytestmark = pytest.mark.usefixtures("micropython_vm")
 
 
 def _normalise(lines: list) -> list:

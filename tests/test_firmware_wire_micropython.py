@@ -19,8 +19,6 @@ import pytest
 from firmware import crc, wire
 from firmware.wire import WireError
 from hardware_sim.micropython_vm import (
-    MicroPythonVmUnavailable,
-    check_vm_installed,
     firmware_modules,
     run_micropython,
 )
@@ -30,12 +28,7 @@ GOLDEN = ROOT / "tests" / "golden" / "wire_vectors.json"
 FUZZ_FRAMES = 4000
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _vm_installed() -> None:
-    try:
-        check_vm_installed()
-    except MicroPythonVmUnavailable as exc:
-        pytest.fail(str(exc))
+pytestmark = pytest.mark.usefixtures("micropython_vm")
 
 
 _GOLDEN_SCRIPT = """

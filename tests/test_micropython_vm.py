@@ -9,20 +9,11 @@ import pytest
 from hardware_sim.micropython_vm import (
     MicroPythonError,
     MicroPythonTimeout,
-    MicroPythonVmUnavailable,
-    check_vm_installed,
     firmware_modules,
     run_micropython,
 )
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _vm_installed() -> None:
-    # A missing VM is a broken setup, not a reason to skip: scripts/tools.sh installs it.
-    try:
-        check_vm_installed()
-    except MicroPythonVmUnavailable as exc:
-        pytest.fail(str(exc))
+pytestmark = pytest.mark.usefixtures("micropython_vm")
 
 
 PKG = {
