@@ -316,7 +316,14 @@ class EventDetector:
         )
         # Summary period
         self._s_start = start_ms
-        self._summary_reset()
+        self._s_beats = 0
+        self._s_v = 0
+        self._s_s = 0
+        self._s_rr_sum = 0
+        self._s_rr_n = 0
+        self._s_hr_min = 0xFFFF
+        self._s_hr_max = 0
+        self._s_sup = 0
         self._load()
         self._schedule()
 
