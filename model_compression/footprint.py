@@ -21,23 +21,30 @@ MEAN_RR_S = 0.8  # the beat classifier runs once per beat: at 75 bpm, every 0.8 
 
 
 def tflite_macs(model: bytes) -> int:
-    import tensorflow as tf
+    """MACs of one inference, read from the flatbuffer itself (no TensorFlow needed)."""
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
-    ip = tf.lite.Interpreter(model_content=model)
-    shapes = {d["index"]: tuple(int(s) for s in d["shape"]) for d in ip.get_tensor_details()}
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if isinstance(v, int)}
+    root = schema.Model.GetRootAsModel(model, 0)
+    graph = root.Subgraphs(0)
+
+    def shape(index: int) -> tuple[int, ...]:
+        return tuple(int(d) for d in graph.Tensors(index).ShapeAsNumpy())
+
     total = 0
-    for op in ip._get_ops_details():
-        name = op["op_name"]
-        ins = [shapes[i] for i in op["inputs"] if i >= 0]
-        out = shapes[op["outputs"][0]]
+    for i in range(graph.OperatorsLength()):
+        op = graph.Operators(i)
+        code = root.OperatorCodes(op.OpcodeIndex())
+        name = names.get(max(code.BuiltinCode(), code.DeprecatedBuiltinCode()), "")
+        out = shape(op.Outputs(0))
         if name == "CONV_2D":
-            _, kh, kw, cin = ins[1]
+            _, kh, kw, cin = shape(op.Inputs(1))
             total += int(np.prod(out)) * kh * kw * cin
         elif name == "DEPTHWISE_CONV_2D":
-            _, kh, kw, _ = ins[1]
+            _, kh, kw, _ = shape(op.Inputs(1))
             total += int(np.prod(out)) * kh * kw
         elif name == "FULLY_CONNECTED":
-            units, depth = ins[1]
+            units, depth = shape(op.Inputs(1))
             total += int(np.prod(out)) // units * units * depth
     return total
 
