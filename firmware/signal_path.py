@@ -28,6 +28,9 @@ class SignalPath:
         self.model_out = array("i", [0] * 4)
         self.model_fs = model_fs or fs
         self.on_model_sample = None
+        # The band-passed stream at the patch's own rate too: the beat classifier cuts its windows
+        # there while the window models take the resampled stream.
+        self.on_filtered_sample = None
         self.beat_index = array("i", [0] * BEAT_RING)
         self.rr_ms = array("i", [0] * BEAT_RING)
         self.beat_total = 0
@@ -42,6 +45,9 @@ class SignalPath:
         qrs.push(filtered)
         if qrs.beat_total != self._qrs_seen:
             self._take_beats()
+        at_fs = self.on_filtered_sample
+        if at_fs is not None:
+            at_fs(filtered)
         consumer = self.on_model_sample
         if consumer is not None:
             resampler = self.resampler

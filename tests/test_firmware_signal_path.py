@@ -130,3 +130,19 @@ def test_detector_finds_every_beat_of_two_clean_minutes(name: str) -> None:
     assert np.all(distance <= 0.15)
     assert np.median(distance) < 0.01  # beats land on the R wave, not merely near it
     assert len(beats) == len(ref)
+
+
+def test_both_streams_reach_their_consumers() -> None:
+    # 250 Hz band-passed samples for the beat classifier, 125 Hz resampled ones for the window models.
+    path = SignalPath(250, 305, model_fs=125)
+    at_fs: list[int] = []
+    at_model: list[int] = []
+    path.on_filtered_sample = at_fs.append  # type: ignore[assignment]  # the hooks start as None
+    path.on_model_sample = at_model.append  # type: ignore[assignment]
+    t = np.arange(2500) / 250
+    codes = np.rint(3000 * np.sin(2 * np.pi * 10 * t)).astype(int).tolist()
+    path.push_block(codes)
+    reference = Bandpass(250)
+    assert at_fs == [reference.push(c) for c in codes]
+    assert abs(len(at_model) - len(codes) // 2) <= 2
+    assert max(at_model[200:]) > 2000  # 10 Hz passes the band and the resampler
