@@ -53,5 +53,9 @@ def classify(model: Any, inputs: list[np.ndarray]) -> np.ndarray:
     """EC57 labels from an Int8Model (or anything with predict_int8 over the same inputs)."""
     if len(inputs[0]) == 0:
         return np.zeros(0, dtype="<U1")
-    scores = model.predict_int8(inputs)
-    return np.array([EC57_OF_CLASS[BEAT_CLASSES[i]] for i in np.asarray(scores).argmax(axis=1)])
+    return ec57_labels(np.asarray(model.predict_int8(inputs)).argmax(axis=1))
+
+
+def ec57_labels(predicted: np.ndarray) -> np.ndarray:
+    """EC57 labels of network class indices (BEAT_CLASSES)."""
+    return np.array([EC57_OF_CLASS[BEAT_CLASSES[i]] for i in predicted])

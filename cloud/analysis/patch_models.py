@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import scipy.signal as sps
 
 from cloud.analysis.protocols import MODEL_FS, NOT_A_BEAT
 
@@ -71,24 +70,15 @@ class PatchRhythmClassifier:
 
     def __call__(self, windows: np.ndarray) -> np.ndarray:
         from firmware.model_plan import RHYTHM_MODEL, VT_MODEL
+        from model_compression.datasets.preprocess import resample
         from model_compression.rhythm_pipeline import normalise, softmax
 
         x = np.asarray(windows, dtype=np.float64)[:, :, 0]
         rhythm_fs, vt_fs = RHYTHM_MODEL[1], VT_MODEL[1]
-        rhythm = softmax(self.rhythm.predict([normalise(_resample(x, rhythm_fs))]))
-        vt_x = np.clip(_resample(x, vt_fs), -5.0, 5.0)[:, :, None].astype(np.float32)
+        rhythm = softmax(self.rhythm.predict([normalise(resample(x.T, MODEL_FS, rhythm_fs).T)]))
+        vt_x = np.clip(resample(x.T, MODEL_FS, vt_fs).T, -5.0, 5.0)[:, :, None].astype(np.float32)
         p_vt = self.vt.predict([vt_x]).reshape(-1, 1)
         return np.concatenate([rhythm * (1.0 - p_vt), p_vt], axis=1)
-
-
-def _resample(x: np.ndarray, fs: int) -> np.ndarray:
-    """Band-passed windows at MODEL_FS to `fs` (polyphase, as the patch's resampler)."""
-    if fs == MODEL_FS:
-        return x
-    from fractions import Fraction
-
-    ratio = Fraction(fs, MODEL_FS)
-    return sps.resample_poly(x, ratio.numerator, ratio.denominator, axis=1)
 
 
 def available() -> bool:

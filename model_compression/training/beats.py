@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from model_compression.beat_features import BEAT_CLASSES, beat_input, decimate, long_rr, rr_input, templates
+from model_compression.beat_pipeline import ec57_labels
 from model_compression.datasets.beat_windows import FALSE_DETECTION, BeatWindowConfig, load_beat_windows
 from model_compression.datasets.splits import group_kfold
 from model_compression.training.batches import epoch_batches
@@ -26,10 +27,6 @@ from model_compression.training.noise_bank import add_noise, noise_bank
 from model_compression.training.progress import ProgressLog
 from model_compression.training.run_folder import RunFolder, read_history, seed_everything
 from scoring.beat_classes import MODEL_COLUMNS, REFERENCE_ROWS, class_confusion, class_stats
-
-# What each network class stands for in EC57 terms: a detection judged not to be a beat is
-# reported as unclassifiable (Q), which EC57 counts against neither ectopic class.
-EC57_OF_CLASS = {"N": "N", "S": "S", "V": "V", "F": "F", "X": "Q"}
 
 
 @dataclass(frozen=True)
@@ -167,10 +164,6 @@ def int8_predict(model_bytes: bytes, data: BeatData) -> np.ndarray:
     from model_compression.training.tflm import Int8Model
 
     return Int8Model(model_bytes).predict_int8(inputs(data)).argmax(axis=1)
-
-
-def ec57_labels(predicted: np.ndarray) -> np.ndarray:
-    return np.array([EC57_OF_CLASS[BEAT_CLASSES[i]] for i in predicted])
 
 
 def score(data: BeatData, predicted: np.ndarray) -> dict[str, Any]:
