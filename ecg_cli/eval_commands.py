@@ -17,27 +17,67 @@ def register(groups: Any) -> None:
     qrs.add_argument("--data", required=True, help="folder of WFDB records with beat annotations")
     qrs.add_argument("--records", help="comma-separated record names (default: all with beat annotations)")
     qrs.add_argument("--lead", help="signal name to use (default: the record's first signal)")
-    qrs.add_argument("--json", help="write the figures here, and plots beside it (<stem>.png, <stem>_strips.png)")
+    qrs.add_argument(
+        "--json", help="write the figures here, and plots beside it (<stem>.png, <stem>_strips.png)"
+    )
     qrs.add_argument("--fs", type=int, default=250, help="the patch's sampling rate in Hz (default 250)")
     add_noise_options(qrs)
     qrs.set_defaults(run=_qrs)
 
-    beats = commands.add_parser("beats", help="beat classes (N, S, V, F, Q) of the patch's int8 classifier, EC57")
+    beats = commands.add_parser(
+        "beats", help="beat classes (N, S, V, F, Q) of the patch's int8 classifier, EC57"
+    )
     beats.add_argument("--data", required=True, help="folder of WFDB records with beat annotations")
     beats.add_argument("--records", help="comma-separated record names (default: all with beat annotations)")
     beats.add_argument("--lead", help="signal name to use (default: the record's first signal)")
     beats.add_argument("--model", help="int8 .tflite (default: the model the firmware ships)")
-    beats.add_argument("--json", help="write the figures here, and the confusion matrix beside it (<stem>.png)")
+    beats.add_argument(
+        "--json", help="write the figures here, and the confusion matrix beside it (<stem>.png)"
+    )
     beats.add_argument("--fs", type=int, default=250, help="the patch's sampling rate in Hz (default 250)")
     beats.set_defaults(run=_beats)
 
-    rhythm = commands.add_parser("rhythm", help="rhythm (Normal, AF, Other, Noisy) of the patch's int8 network")
-    rhythm.add_argument("--data", required=True, help="folder in the CinC 2017 layout: REFERENCE.csv + records")
+    rhythm = commands.add_parser(
+        "rhythm", help="rhythm (Normal, AF, Other, Noisy) of the patch's int8 network"
+    )
+    rhythm.add_argument(
+        "--data", required=True, help="folder in the CinC 2017 layout: REFERENCE.csv + records"
+    )
     rhythm.add_argument("--model", help="int8 .tflite (default: the model the firmware ships)")
-    rhythm.add_argument("--json", help="write the figures here, and the confusion matrix beside it (<stem>.png)")
+    rhythm.add_argument(
+        "--json", help="write the figures here, and the confusion matrix beside it (<stem>.png)"
+    )
     rhythm.set_defaults(run=_rhythm)
 
-    footprint = commands.add_parser("footprint", help="flash, tensor arena and MACs of every model the firmware ships")
+    vt = commands.add_parser(
+        "vt", help="VT episodes of the simulated patch, scored as EC57 compares episodes"
+    )
+    vt.add_argument(
+        "--data",
+        required=True,
+        help="folder of WFDB records with rhythm annotations, or CinC 2017 (false alerts)",
+    )
+    vt.add_argument("--records", help="comma-separated record names (default: all)")
+    vt.add_argument("--model", help="VT .tflite to use instead of the shipped vt_scnn.tflite")
+    vt.add_argument(
+        "--cv-run",
+        help="an `ecg train vt` run folder: score each record with the model of the fold that held it out",
+    )
+    vt.add_argument(
+        "--variant",
+        choices=("stage1", "stage2"),
+        help="with --cv-run: which stage's models (default: the run's shipped one)",
+    )
+    vt.add_argument("--jobs", type=int, help="records replayed at once (default: the CPU count)")
+    vt.add_argument(
+        "--json", help="write the figures here, and a timeline and latency plot beside it (<stem>.png)"
+    )
+    vt.add_argument("--events", metavar="OUT.jsonl", help="keep the replay's events, one JSON object a line")
+    vt.set_defaults(run=_vt)
+
+    footprint = commands.add_parser(
+        "footprint", help="flash, tensor arena and MACs of every model the firmware ships"
+    )
     footprint.add_argument("--models", help="folder of .tflite models (default firmware/models)")
     footprint.add_argument("--json", help="write the figures here, and a plot beside it (<stem>.png)")
     footprint.set_defaults(run=_footprint)
@@ -51,7 +91,9 @@ def add_noise_options(parser: argparse.ArgumentParser) -> None:
         choices=NOISE_KINDS,
         help="add real nstdb noise to the lead: ma (muscle), bw (baseline wander), em-like (bw + ma)",
     )
-    group.add_argument("--snr", type=float, metavar="DB", help="signal-to-noise ratio of the added noise, in dB")
+    group.add_argument(
+        "--snr", type=float, metavar="DB", help="signal-to-noise ratio of the added noise, in dB"
+    )
     group.add_argument("--seed", type=int, default=0, help="picks the noise segment per record (default 0)")
 
 
@@ -75,5 +117,11 @@ def _footprint(args: argparse.Namespace) -> int:
 
 def _rhythm(args: argparse.Namespace) -> int:
     from scoring.rhythm_eval import run_cli
+
+    return run_cli(args)
+
+
+def _vt(args: argparse.Namespace) -> int:
+    from scoring.vt_eval import run_cli
 
     return run_cli(args)

@@ -10,7 +10,14 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from ecg_cli import bench_commands, cloud_commands, data_commands, eval_commands, train_commands
+from ecg_cli import (
+    bench_commands,
+    cloud_commands,
+    data_commands,
+    eval_commands,
+    patch_commands,
+    train_commands,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench_commands.register(groups)
     cloud_commands.register(groups)
     train_commands.register(groups)
+    patch_commands.register(groups)
     return parser
 
 

@@ -123,6 +123,15 @@ class BeatInput:
                 k = self.cut
                 self._take(k, path.beat_index[k % len(path.beat_index)])
 
+    def finish_pending(self) -> bool:
+        """Labels the beat waiting for its successor now, the previous RR standing in for the next
+        (as flush does): for a beat before a long pause, whose label cannot wait for the next
+        beat. Later beats go on as usual. False when no beat is waiting."""
+        if self.pending < 0:
+            return False
+        self._finish(0)
+        return True
+
     def _take(self, k: int, at: int) -> None:
         """Beat k's window, template and amplitude: the beat tensor, then the window joins the past."""
         window = self.window

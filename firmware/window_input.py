@@ -1,14 +1,14 @@
 """The window models' inputs: the last 10 s of the band-passed signal at 125 Hz.
 
 `push` takes each 125 Hz sample (band-passed ADC codes: the signal path's `on_model_sample` with
-model_fs = 125, or a Resampler fed at 250 Hz); `fill_vt` and `fill_rhythm` write the window,
-oldest sample first, into a model's int8 input buffer:
-
-- VT (SCNN): millivolts clipped to +-5 (model_compression/training/vt.py), quantized.
-- rhythm: minus the window's mean, over its standard deviation (at least 0.05 mV), clipped to +-8
-  (model_compression/rhythm_pipeline.py normalise), quantized. Mean and variance are exact
-  integers (N * sum x^2 - (sum x)^2, a long integer once per window), the standard deviation an
-  integer square root with 16 extra bits.
+model_fs = 125, or a Resampler fed at 250 Hz); `fill_normalised` writes the window, oldest sample
+first, into a model's int8 input buffer, as both window models take it (`fill_vt` for the SCNN
+and `fill_rhythm` for the rhythm network are the same call): minus the window's mean, over its
+standard deviation (at least 0.05 mV), clipped to +-8 (model_compression/rhythm_pipeline.py
+normalise), quantized. Amplitude is left out on purpose: a patch's QRS size depends on where it
+sits, and one int8 scale in mV could not resolve both fine fibrillation and tall complexes.
+Mean and variance are exact integers (N * sum x^2 - (sum x)^2, a long integer once per window),
+the standard deviation an integer square root with 16 extra bits.
 
 Quantizer (firmware/inference.py) does the exact rounding. The ring is allocated here, once.
 """
@@ -22,8 +22,7 @@ except ImportError:  # CPython
 
 FS = const(125)
 WINDOW = const(1250)  # 10 s
-VT_CLIP = const(5)  # mV
-RHYTHM_CLIP = const(8)  # standard deviations
+CLIP = const(8)  # standard deviations
 MIN_STD_NV = const(50000)  # 0.05 mV
 _SQRT_BITS = const(16)
 _CARRY = const(1 << 29)
@@ -61,21 +60,8 @@ class WindowInput:
         self.pos = 0 if pos == self.samples else pos
         self.count += 1
 
-    def fill_vt(self, out, q) -> None:
-        """out[i] = int8 of sample i in mV, clipped to +-5 (q: the input's Quantizer, clip 5)."""
-        q.set_unit(1000000, self.lsb_nv)  # v = code * lsb_nv / 1e6 mV
-        ring = self.ring
-        quant = q.q
-        n = self.samples
-        j = self.pos
-        for i in range(n):
-            out[i] = quant(ring[j])
-            j += 1
-            if j == n:
-                j = 0
-
-    def fill_rhythm(self, out, q) -> None:
-        """out[i] = int8 of (x_i - mean) / max(std, 0.05 mV), clipped to +-8 (q: clip 8)."""
+    def fill_normalised(self, out, q) -> None:
+        """out[i] = int8 of (x_i - mean) / max(std, 0.05 mV), clipped to +-8 (q: clip CLIP)."""
         ring = self.ring
         n = self.samples
         total = 0
@@ -108,3 +94,6 @@ class WindowInput:
             j += 1
             if j == n:
                 j = 0
+
+    fill_vt = fill_normalised
+    fill_rhythm = fill_normalised

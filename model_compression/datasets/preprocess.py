@@ -1,5 +1,6 @@
-"""What the patch does to the ECG before its models see it: sample at the model's rate, then the
-firmware's 0.5-50 Hz band-pass (firmware/bandpass.py), here vectorised for whole recordings."""
+"""What the patch does to the ECG before its models see it, vectorised for whole recordings: sample
+at the patch's rate, the firmware's 0.5-50 Hz band-pass there (firmware/bandpass.py), then the
+firmware's own resampler (firmware/resample.py) to a model's lower rate."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from fractions import Fraction
 import numpy as np
 import scipy.signal as sps
 
-from firmware.filter_taps import LOWPASS_50HZ, Q
+from firmware.filter_taps import LOWPASS_50HZ, RESAMPLERS, Q
 
 _FRAC = 8  # the firmware high-pass's extra fraction bits
+PATCH_FS = 250  # the rate the patch samples and band-passes at (hardware_sim/front_end.py)
 
 
 def resample(signal: np.ndarray, fs_in: float, fs_out: int) -> np.ndarray:
@@ -76,6 +78,27 @@ def bandpass_codes(codes: np.ndarray, fs: int) -> np.ndarray:
     return np.convolve(high, lowpass_taps(fs))[: len(codes)] >> Q
 
 
+def firmware_resample(signal: np.ndarray, fs_in: int, fs_out: int) -> np.ndarray:
+    """The firmware's polyphase resampler along axis 0, in floating point, its delay removed."""
+    up, down, taps = RESAMPLERS[(fs_in, fs_out)]
+    delay_up = (len(taps) - 1) // 2
+    if delay_up % down:
+        raise ValueError(f"the {fs_in}->{fs_out} Hz resampler's delay is not a whole output sample")
+    x = np.asarray(signal, dtype=np.float64)
+    pad = -(-delay_up // up)
+    if len(x):
+        x = np.concatenate([x, np.repeat(x[-1:], pad, axis=0)])
+    y = sps.upfirdn(np.asarray(taps, dtype=np.float64) / float(1 << Q), x, up, down, axis=0)
+    count = -(-len(signal) * up // down)
+    return y[delay_up // down : delay_up // down + count]
+
+
 def model_input(signal: np.ndarray, fs_in: float, fs: int) -> np.ndarray:
-    """A recording (samples, leads) in mV as the patch's models receive it: at `fs`, band-passed."""
+    """A recording (samples, leads) in mV as the patch's models receive it, band-passed, at `fs`.
+
+    Where the firmware band-passes at the patch's rate and resamples for the model, so does this:
+    the two orders differ in the band edge (the resampler's anti-alias filter) and in ripple.
+    """
+    if fs != PATCH_FS and (PATCH_FS, fs) in RESAMPLERS:
+        return firmware_resample(bandpass(resample(signal, fs_in, PATCH_FS), PATCH_FS), PATCH_FS, fs)
     return bandpass(resample(signal, fs_in, fs), fs)

@@ -19,7 +19,7 @@ from model_compression.datasets.cache import Arrays, cached
 from model_compression.datasets.preprocess import model_input
 
 RHYTHM_CLASSES: tuple[str, ...] = ("N", "A", "O", "~")
-_FORMAT = 1
+_FORMAT = 2  # 2: band-passed at the patch's 250 Hz, then resampled
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ VT_RHYTHMS = frozenset({"VT", "VFL", "VF", "VFIB"})
 NOISE_RHYTHM = "NOISE"
 CINC = "cinc2017"
 CINC_NOISY = "~"
-_FORMAT = 1  # bump when the windows change for the same parameters
+_FORMAT = 2  # bump when the windows change for the same parameters
 
 
 @dataclass(frozen=True)

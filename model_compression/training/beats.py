@@ -186,7 +186,10 @@ def cross_validate(run: RunFolder, data: BeatData, config: BeatTrainConfig, *, r
         model = train_model(data.subset(train), config, run.file(name), seed=config.seed + k)
         val_data = data.subset(val)
         float_pred = float_predict(model, val_data)
-        int8_pred = int8_predict(to_int8(model, data.subset(train), config), val_data)
+        tflite = to_int8(model, data.subset(train), config)
+        # Kept so that a held-out patient can be replayed with a model that never saw them.
+        run.file(f"{name}/beat_classifier.tflite").write_bytes(tflite)
+        int8_pred = int8_predict(tflite, val_data)
         result = {
             "fold": k,
             "patients": patients,

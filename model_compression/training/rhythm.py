@@ -237,7 +237,10 @@ def cross_validate(run: RunFolder, records: RhythmRecords, config: RhythmTrainCo
         result["student_float"] = scores(
             records.label[val_idx], record_verdicts(keras_windows(student), records, val_idx, config)
         )
-        int8 = Int8Model(to_int8(student, records, train_idx, config))
+        tflite = to_int8(student, records, train_idx, config)
+        # Kept so that a held-out record can be replayed with a model that never saw it.
+        run.file(f"{name}/rhythm_resnet.tflite").write_bytes(tflite)
+        int8 = Int8Model(tflite)
         result["student_int8"] = scores(
             records.label[val_idx], record_verdicts(tflm_windows(int8), records, val_idx, config)
         )

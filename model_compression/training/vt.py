@@ -41,7 +41,6 @@ class VtTrainConfig:
     noise_probability: float = 0.3
     snr_db: tuple[float, float] = (6.0, 24.0)
     gain_range: tuple[float, float] = (0.5, 2.0)
-    clip_mv: float = 5.0  # beyond the int8 input's useful range; VT is recognised by shape and rate
     representative: int = 300
     seed: int = 0
     max_non_vt: int | None = None  # quick runs: a random subset of the non-VT windows
@@ -52,7 +51,13 @@ def load(config: VtTrainConfig) -> VtWindows:
 
 
 def model_x(x: np.ndarray, config: VtTrainConfig) -> np.ndarray:
-    return np.clip(x, -config.clip_mv, config.clip_mv).astype(np.float32)
+    """Windows (n, samples, 1) in mV as the SCNN takes them: in standard deviations of each window,
+    clipped, as the rhythm network (firmware/window_input.py fills both the same way)."""
+    from model_compression.rhythm_pipeline import normalise
+
+    if x.shape[2] != 1:
+        raise ValueError(f"the patch feeds the SCNN one lead, not {x.shape[2]}")
+    return normalise(x[:, :, 0])
 
 
 class Stage1Batches:
@@ -182,10 +187,14 @@ def cross_validate(run: RunFolder, windows: VtWindows, config: VtTrainConfig, *,
         for variant, model in zip(VARIANTS, (stage1, stage2), strict=True):
             result[f"{variant}_float"] = window_stats(y_val, float_scores(model, x_val, config))
             tflite = to_int8(model, x_train, config)
+            # Kept so that the patch can be replayed on each held-out patient with a model that
+            # never saw them (ecg eval vt --model).
+            run.file(f"{name}/{EXPORT_NAME}_{variant}.tflite").write_bytes(tflite)
             scores = int8_scores(tflite, x_val, config)
             result[f"{variant}_int8"] = window_stats(y_val, scores)
             result[f"{variant}_int8_scores"] = np.round(scores, 4).tolist()
         result["val_index"] = val.tolist()
+        result["val_records"] = sorted(set(windows.record[val].tolist()))
         result["seconds"] = round(time.monotonic() - started, 1)
         run.write_json(f"{name}/result.json", result)
         _log(f"fold {k + 1}/{len(folds)}: " + "; ".join(f"{v} int8 {_line(result[f'{v}_int8'])}" for v in VARIANTS))
@@ -311,7 +320,8 @@ def model_card(tflite: bytes, cv: dict, config: VtTrainConfig, variant: str, foo
             "What it does": (
                 f"Says VT (ventricular tachycardia, flutter or fibrillation) or not over a 10-s window of one "
                 f"lead. Input `ecg` (1, {samples}, 1) int8: the window at {config.fs} Hz, band-passed 0.5-50 Hz "
-                f"as the patch does, in mV clipped to ±{config.clip_mv:g}. Output: VT probability; VT when ≥ 0.5 "
+                f"at 250 Hz and resampled as the patch does, minus its mean, in units of its standard "
+                f"deviation (at least 0.05 mV), clipped to ±8. Output: VT probability; VT when ≥ 0.5 "
                 f"(the patent's (X+Y)/2). Shipped variant: {variant}."
             ),
             "Data": [

@@ -1,0 +1,129 @@
+"""hardware_sim/patch_replay.py and `ecg patch replay`: the whole simulated patch on real records."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ecg_cli.main import UserFacingError, main
+from ecg_data.errors import RecordError
+from ecg_data.paths import data_root
+from ecg_data.reader import read_record
+from hardware_sim.lead_off import LeadOff
+from hardware_sim.patch_replay import ReplayEvent, replay
+from model_compression.datasets.aami import aami_class
+
+DATA = data_root()
+MITDB = DATA / "mitdb"
+
+
+def need(path: Path) -> Path:
+    if not path.with_suffix(".hea").is_file():
+        pytest.skip(f"{path} not in the data folder")
+    return path
+
+
+def annotated_v_runs(name: str, start_s: float, stop_s: float) -> list[tuple[float, float, int]]:
+    """(first V, last V, beats) in s of each run of >= 3 V beats with V-V < 600 ms in the stretch."""
+    record = read_record(MITDB / name)
+    assert record.annotations is not None
+    times = (record.annotations.beats() / record.fs).tolist()
+    labels = [aami_class(s) for s in record.annotations.beat_symbols()]
+    runs, start = [], None
+    for k in range(len(times) + 1):
+        if k < len(times) and start is not None and labels[k] == "V" and times[k] - times[k - 1] < 0.6:
+            continue
+        if start is not None and k - start >= 3:
+            runs.append((times[start], times[k - 1], k - start))
+        start = k if k < len(times) and labels[k] == "V" else None
+    return [r for r in runs if start_s <= r[0] and r[1] < stop_s]
+
+
+@pytest.mark.parametrize(("name", "start_s", "seconds"), [("205", 270.0, 70.0), ("223", 580.0, 60.0)])
+def test_nsvt_events_at_the_annotated_ventricular_runs(name: str, start_s: float, seconds: float) -> None:
+    need(MITDB / name)
+    result = replay(MITDB / name, start_s=start_s, duration_s=seconds)
+    # the runs that end 2 s before the stretch does (the patch ends a run on the next beat)
+    runs = annotated_v_runs(name, start_s, start_s + seconds - 2.0)
+    assert len(runs) >= 2
+    nsvt = [e for e in result.events if e.type == "NSVT"]
+    # Each annotated run inside an NSVT event, each event starting at a run's first V beat (two
+    # runs 600 ms apart, the limit, may join when the detector's beat times differ by a sample).
+    for first, last, _ in runs:
+        assert any(e.onset_s - 0.1 <= first and last <= e.end_s + 0.1 for e in nsvt), (first, last)
+    for event in nsvt:
+        run = min(runs, key=lambda r: abs(r[0] - event.onset_s))
+        assert abs(event.onset_s - run[0]) < 0.1
+        assert event.beat_count >= run[2] - 1
+        assert event.record == f"mitdb/{name}"
+        assert event.end_s < event.emitted_s < event.end_s + 3.0  # the next beat ends a run
+        assert event.severity == "MEDIUM" and not event.ongoing
+    assert len(nsvt) >= len(runs) - 1
+    assert "VT" not in {e.type for e in result.events}  # no SCNN shipped; no run lasts 30 s
+    assert result.snippets >= len(runs)
+
+
+@pytest.mark.parametrize("name", ["112", "122"])
+def test_a_clean_normal_stretch_gives_no_ventricular_event(name: str) -> None:
+    need(MITDB / name)
+    result = replay(MITDB / name, duration_s=180.0)
+    types = {e.type for e in result.events}
+    assert not types & {"VT", "NSVT", "PAUSE", "NOISE", "LEAD_OFF"}
+    assert result.labels.get("V", 0) <= 1 and result.vt_gate_open == 0
+    assert result.models["beat"].invocations == result.beats > 180
+    assert result.models["rhythm"].invocations == 7  # its first full window (10 s), then at 30, 60, ... 180 s
+
+
+def test_injected_lead_off_gives_a_lead_off_event() -> None:
+    need(MITDB / "112")
+    result = replay(MITDB / "112", start_s=100.0, duration_s=90.0, lead_off=[LeadOff(30.0, 50.0, "rail")])
+    lead = [e for e in result.events if e.type == "LEAD_OFF"]
+    assert len(lead) == 1
+    assert abs(lead[0].onset_s - 130.0) <= 0.2 and abs(lead[0].end_s - 150.0) <= 0.2
+    assert 131.0 <= lead[0].emitted_s <= 131.0 + 1.2  # 1-s debounce, rules 1 s behind
+    assert not {e.type for e in result.events} & {"PAUSE", "VT", "NSVT"}
+
+
+def test_bad_input_raises_a_record_error(tmp_path: Path) -> None:
+    with pytest.raises(RecordError, match="missing header"):
+        replay(tmp_path / "nope")
+    need(MITDB / "112")
+    with pytest.raises(RecordError, match="no lead 2"):
+        replay(MITDB / "112", lead=2)
+    for suffix in (".hea", ".dat"):
+        shutil.copy(MITDB / f"112{suffix}", tmp_path / f"112{suffix}")
+    (tmp_path / "112.dat").write_bytes((tmp_path / "112.dat").read_bytes()[:1001])  # cut short
+    with pytest.raises(RecordError):
+        replay(tmp_path / "112")
+    with pytest.raises(NotADirectoryError):
+        replay(MITDB / "112", models_dir=tmp_path / "no_models")
+
+
+def test_cli_writes_json_lines_and_the_speed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cinc = DATA / "cinc2017"
+    paths = [need(cinc / "A00001"), need(cinc / "A00002")]
+    out = tmp_path / "events.jsonl"
+    assert main(["patch", "replay", *map(str, paths), "--events", str(out), "--jobs", "2"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("x real time") == 2 and "cinc2017/A00001" in err
+    need(MITDB / "205")
+    assert main(["patch", "replay", str(MITDB / "205"), "--events", str(out), "--lead", "0"]) == 0
+    lines = out.read_text().splitlines()
+    assert lines
+    fields = set(ReplayEvent.__dataclass_fields__)
+    for line in lines:
+        row = json.loads(line)
+        assert set(row) == fields
+        assert row["record"] == "mitdb/205" and 0 <= row["confidence"] <= 1 and row["onset_s"] <= row["end_s"]
+    assert any(json.loads(line)["type"] == "NSVT" for line in lines)
+    capsys.readouterr()
+    assert main(["patch", "replay", str(MITDB / "205"), "--events", str(out), "--lead", "5"]) == 2
+    assert "no lead 5" in capsys.readouterr().err
+    with pytest.raises(UserFacingError, match="--jobs"):
+        from ecg_cli.main import build_parser
+        from hardware_sim.replay_cli import run_cli
+
+        run_cli(build_parser().parse_args(["patch", "replay", "x", "--events", str(out), "--jobs", "0"]))
