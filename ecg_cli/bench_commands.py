@@ -29,6 +29,19 @@ def register(groups: Any) -> None:
     firmware.add_argument("--json", help="write the figures here")
     firmware.set_defaults(run=_firmware)
 
+    patch = commands.add_parser("patch", help="what the patch spends: CPU by stage, model MACs, RAM, flash, BLE airtime")
+    patch.add_argument("--records", help="records under the data root, comma-separated, e.g. mitdb/207,vfdb/422 (default: a mix of mitdb, vfdb and CinC 2017)")
+    patch.add_argument("--data", help="data root holding mitdb/, vfdb/, cinc2017/ (default: the data root)")
+    patch.add_argument("--seconds", type=float, default=300.0, help="seconds of signal the MicroPython VM runs the Patch on (default 300)")
+    patch.add_argument("--vm-record", default="mitdb/203", help="record for the VM measurement (default mitdb/203)")
+    patch.add_argument("--replay-seconds", type=float, help="seconds of each replayed record (default: all)")
+    patch.add_argument("--cinc", type=int, default=40, help="CinC 2017 records in the default mix (default 40)")
+    patch.add_argument("--models", help="folder of the .tflite models (default firmware/models)")
+    patch.add_argument("--perfbench", help="MicroPython's tests/perf_bench folder: measure the VM-to-MCU factor now")
+    patch.add_argument("--no-arena-probe", action="store_true", help="skip probing the smallest tensor arenas")
+    patch.add_argument("--json", help="write the figures here (and a plot beside it, .png)")
+    patch.set_defaults(run=_patch)
+
     ingest = commands.add_parser("ingest", help="events/s a real cloud server accepts, each with its 60-s snippet")
     ingest.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both", help="database (default both)")
     ingest.add_argument(
@@ -59,6 +72,12 @@ def _qrs(args: argparse.Namespace) -> int:
 
 def _firmware(args: argparse.Namespace) -> int:
     from hardware_sim.firmware_bench import run_cli
+
+    return run_cli(args)
+
+
+def _patch(args: argparse.Namespace) -> int:
+    from hardware_sim.patch_budget_report import run_cli
 
     return run_cli(args)
 
