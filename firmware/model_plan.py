@@ -16,3 +16,7 @@ BEAT_MODEL = ("beat_classifier.tflite", const(125), 0.7, 0)
 VT_MODEL = ("vt_scnn.tflite", const(125), 10.0, 2.5)
 RHYTHM_MODEL = ("rhythm_resnet.tflite", const(125), 10.0, 30.0)
 MODELS = (BEAT_MODEL, VT_MODEL, RHYTHM_MODEL)
+# After a window the SCNN calls VT, the next one comes this much later instead of a whole hop:
+# the VT rule wants two positive windows, and this halves the wait for the second (the alarm
+# latency), at twice the SCNN's cost only while it keeps saying VT.
+VT_CONFIRM_HOP_S = 1.25

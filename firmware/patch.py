@@ -12,9 +12,9 @@ Top to bottom, per block of ADC codes read from the AFE's FIFO (`push_block(code
 | beat classifier     | every detected beat, once the next one is detected (firmware/inference.py |
 |                     | BeatClassifier; model_plan.BEAT_MODEL)                                     |
 | window models       | the last 10 s at 125 Hz (firmware/window_input.py): rhythm every 30 s,    |
-|                     | VT (SCNN) every 2.5 s while firmware/vt_gate.py's gate is open (a fast    |
-|                     | rate, >= 2 V beats in the window, or beats lost in a large signal; held   |
-|                     | 10 s), as model_plan.py says                                               |
+|                     | VT (SCNN) every 2.5 s (1.25 s after a VT window) while firmware/vt_gate.py|
+|                     | holds its gate open (a fast rate, a fast V/X pair, or beats lost in a     |
+|                     | large signal; held 10 s), as model_plan.py says                            |
 | decisions           | firmware/events.py EventDetector: beats, VT scores, rhythm probabilities, |
 |                     | lead-off (the AFE's status bit), quality, the button, ticks               |
 | outputs             | events to firmware/alerts.py (the local alarm) and, with their snippets   |
@@ -46,7 +46,7 @@ from firmware.delay_line import DelayLine
 from firmware.events import EventDetector
 from firmware.hal import NullAlertHardware
 from firmware.inference import BeatClassifier, Model
-from firmware.model_plan import BEAT_MODEL, RHYTHM_MODEL, VT_MODEL
+from firmware.model_plan import BEAT_MODEL, RHYTHM_MODEL, VT_CONFIRM_HOP_S, VT_MODEL
 from firmware.quality import SignalQuality
 from firmware.signal_path import BEAT_RING, SignalPath
 from firmware.snippets import SnippetRecorder
@@ -173,6 +173,7 @@ class Patch:
         else:
             path.on_filtered_sample = self.quality.push  # type: ignore[assignment]
         self._vt_hop = int(VT_MODEL[3] * 1000)
+        self._vt_confirm = int(VT_CONFIRM_HOP_S * 1000)
         self._rh_hop = int(RHYTHM_MODEL[3] * 1000)
         self._next_vt = 0
         self._next_rh = 0
@@ -277,8 +278,9 @@ class Patch:
                 if self._next_vt <= now:
                     self._next_vt = now + self._vt_hop
                 self.vt_hops += 1
-                if self.gate.open(t_w, path.heart_rate_bpm()) and self.vt is not None:
-                    self._run_vt(t_w)
+                gated = self.gate.open(t_w, path.heart_rate_bpm())
+                if gated and self.vt is not None and self._run_vt(t_w) >= 500:
+                    self._next_vt = now + self._vt_confirm
         # The rules' clock
         t = now if final else now - DECISION_LAG_MS
         if not final and path.qrs.init_peaks < 8:
@@ -336,17 +338,20 @@ class Patch:
         self.gate.on_label(t, LABELS[label])
         self.line.put(t, _BEAT, label, path.rr_ms[slot])
 
-    def _run_vt(self, t: int) -> None:
+    def _run_vt(self, t: int) -> int:
+        """The SCNN on the window ending at t; its VT probability in per mille."""
         m = self.vt
         if m is None:
-            return
+            return 0
         self.window.fill_vt(self._vt_in, self._vt_q)
         m.invoke()
         info = m.output_info  # (shape, scale mantissa, scale exponent, zero point)
         e = info[2]
         num = (m.output[0] - info[3]) * info[1] * 1000
         p = (num + (1 << (e - 1))) >> e if e > 0 else num << -e
-        self.line.put(t, _VT, 0 if p < 0 else (1000 if p > 1000 else p))
+        p = 0 if p < 0 else (1000 if p > 1000 else p)
+        self.line.put(t, _VT, p)
+        return p
 
     def _run_rhythm(self, t: int) -> None:
         m = self.rhythm

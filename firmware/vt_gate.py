@@ -5,9 +5,11 @@ something that could be VT, VF or flutter. The gate opens, for HOLD_MS from the 
 of these held at a hop, on:
 
 - a fast rate: the signal path's heart rate (mean of its last 8 RR) >= FAST_BPM (VT is > 100 bpm);
-- ventricular beats: V_BEATS detections labelled V, or X (not a beat: what the QRS detector
-  finds in flutter and fibrillation), by the beat classifier within the last window (one
-  isolated PVC is not worth a window; a couplet or a run is);
+- a fast ventricular pair: two consecutive detections labelled V, or X (not a beat: what the
+  QRS detector finds in flutter and fibrillation), less than PAIR_MS apart (> 100 bpm), within
+  the last window. Isolated PVCs and bigeminy, however frequent, do not open it: a VT starts
+  with such a pair, and a patient with thousands of PVCs a day would otherwise keep the SCNN
+  running all day;
 - beats lost in a large signal: no beat detected for LOST_MS while the last 1-s epoch's peak
   (band-passed) is at least half the running QRS amplitude (the mean peak of epochs that held a
   beat). VF and coarse flutter often defeat the QRS detector; a flat line (asystole) or small
@@ -24,7 +26,7 @@ except ImportError:  # CPython
     const = lambda expr: expr  # noqa: E731
 
 FAST_BPM = const(100)
-V_BEATS = const(2)
+PAIR_MS = const(600)
 LOST_MS = const(2000)
 HOLD_MS = const(10000)
 WINDOW_MS = const(10000)
@@ -32,14 +34,14 @@ WINDOW_MS = const(10000)
 
 class VtGate:
     def __init__(self) -> None:
-        self._v = [-WINDOW_MS - 1] * V_BEATS  # times of the last V_BEATS V or X labels, a ring
-        self._vi = 0
+        self._last_v = -PAIR_MS  # time of the last label if it was V or X, else far back
+        self._pair = -WINDOW_MS - 1  # time of the last fast V/X pair's second beat
         self._last_beat = -1  # time of the last detected beat
         self._amp = 0  # running QRS amplitude (band-passed codes), 0: not known yet
         self._peak = 0  # the last epoch's peak
         self._until = -1  # the gate stays open before this time
         self.opened = 0  # hops at which the gate was open
-        self.reason = 0  # what opened it last: 1 fast, 2 V or X labels, 3 lost beats
+        self.reason = 0  # what opened it last: 1 fast, 2 a fast V/X pair, 3 lost beats
 
     def on_beat(self, t: int) -> None:
         """A detection (labelled or not) at t ms."""
@@ -47,9 +49,13 @@ class VtGate:
             self._last_beat = t
 
     def on_label(self, t: int, label: str) -> None:
+        """Each beat's label, in beat order."""
         if label == "V" or label == "X":
-            self._v[self._vi] = t
-            self._vi = (self._vi + 1) % V_BEATS
+            if t - self._last_v < PAIR_MS:
+                self._pair = t
+            self._last_v = t
+        else:
+            self._last_v = t - PAIR_MS  # a pair is two labels in a row
 
     def on_epoch(self, peak: int, had_beat: bool) -> None:
         """One 1-s epoch's band-passed peak; had_beat: a beat was detected in it."""
@@ -63,7 +69,7 @@ class VtGate:
         why = 0
         if hr_bpm >= FAST_BPM:
             why = 1
-        elif t - self._v[self._vi] < WINDOW_MS:  # the oldest of the last V_BEATS is in the window
+        elif t - self._pair < WINDOW_MS:
             why = 2
         elif self._amp and t - self._last_beat >= LOST_MS and 2 * self._peak >= self._amp:
             why = 3

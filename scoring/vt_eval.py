@@ -364,7 +364,9 @@ def format_summary(figures: dict[str, Any]) -> str:
         f"false alerts: {t['false_alerts']} in {t['hours']:.2f} h = "
         + ("-" if f["false_alerts_per_24h"] is None else f"{f['false_alerts_per_24h']:.2f}") + " per 24 h",
         f"alarm latency from onset: median {_sec(f['latency_median_s'])} s, "
-        f"95th percentile {_sec(f['latency_p95_s'])} s ({t['latencies']} episodes)",
+        f"95th percentile {_sec(f['latency_p95_s'])} s ({t['latencies']} episodes); over episodes >= "
+        f"{LONG_EPISODE_S:g} s: median {_sec(f['latency_median_s_10s'])} s, 95th percentile "
+        f"{_sec(f['latency_p95_s_10s'])} s ({t['latencies_10s']} episodes)",
     ])  # fmt: skip
 
 

@@ -7,6 +7,7 @@ probability: what is tested is when the patch runs them and what it does with th
 
 from __future__ import annotations
 
+import itertools
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,6 +19,7 @@ from ecg_data.paths import data_root
 from ecg_data.reader import read_record
 from firmware import wire
 from firmware.delay_line import DelayLine
+from firmware.model_plan import VT_CONFIRM_HOP_S, VT_MODEL
 from firmware.patch import DECISION_LAG_MS, LABEL_WAIT_MS, Patch
 from firmware.quality import SignalQuality
 from firmware.snippets import SnippetRecorder
@@ -131,6 +133,26 @@ def test_two_positive_windows_of_three_open_vt_sound_the_alarm_and_store_it_crit
     assert run.store is not None
     stored = [(ident, flags) for kind, ident, _, flags, *_ in run.store.records(1 << KIND_EVENT)]
     assert (record["event_id"], FLAG_CRITICAL) in stored
+
+
+def invocation_times_ms(run: Run, codes: Sequence[int]) -> list[int]:
+    """Sample-clock ms at which the SCNN ran, fed in FIFO reads."""
+    times = []
+    for i in range(0, len(codes), 25):
+        before = run.patch.vt.invocations if run.patch.vt is not None else 0
+        run.patch.push_block(codes[i : i + 25], False)
+        if run.patch.vt is not None and run.patch.vt.invocations > before:
+            times.append(run.patch.n * 4)
+    return times
+
+
+@pytest.mark.parametrize(("p", "hop_s"), [(0.9, VT_CONFIRM_HOP_S), (0.2, VT_MODEL[3])])
+def test_a_vt_window_brings_the_next_one_forward(tmp_path: Path, p: float, hop_s: float) -> None:
+    run = Run(models_folder(tmp_path / "m", p, beats=False))
+    times = invocation_times_ms(run, codes_of("223", 575, 30))
+    assert len(times) >= 3
+    # the service runs every 50 ms: a hop lands on its grid, up to 50 ms late
+    assert all(0 <= b - a - 1000 * hop_s <= 50 for a, b in itertools.pairwise(times))
 
 
 def test_negative_windows_open_no_vt_but_the_beats_still_give_nsvt(tmp_path: Path) -> None:
@@ -295,8 +317,15 @@ def test_vt_gate_triggers_and_hold() -> None:
     gate = VtGate()
     gate.on_label(20_000, "V")
     assert not gate.open(21_000, 80)  # one PVC is not worth a window
-    gate.on_label(22_000, "V")
-    assert gate.open(23_000, 80) and gate.reason == 2
+    for t, label in ((21_000, "N"), (22_000, "V"), (23_000, "N"), (24_000, "V"), (24_700, "V")):
+        gate.on_label(t, label)
+    assert not gate.open(25_000, 80)  # bigeminy and a slow pair: no
+    gate.on_label(25_200, "N")
+    gate.on_label(25_700, "V")
+    assert not gate.open(26_000, 80)  # a pair is two labels in a row
+    gate.on_label(26_200, "X")
+    assert gate.open(27_500, 80) and gate.reason == 2  # V then X 500 ms apart
+    assert gate.open(26_200 + 10_000 - 1, 80) and not gate.open(26_200 + 10_000 + HOLD_MS, 80)
     gate = VtGate()
     for _ in range(10):
         gate.on_epoch(1000, True)

@@ -184,11 +184,15 @@ def test_latency_is_the_earliest_vt_alarm_and_nsvt_raises_none() -> None:
 
 
 def test_ten_second_subset() -> None:
-    s = score_record([(0.0, 9.9), (20.0, 30.0), (40.0, 60.0)], [vt(21.0, 25.0), vt(1.0, 2.0)], 100.0)
+    s = score_record([(0.0, 9.9), (20.0, 30.0), (40.0, 60.0)], [vt(21.0, 25.0), vt(1.0, 2.0, 4.0)], 100.0)
     assert (s.reference_long, s.detected_long, s.detected) == (2, 1, 2)
     f = pool([s])
     assert f["episode_sensitivity_10s"] == 0.5
     assert f["episode_sensitivity"] == pytest.approx(2 / 3)
+    # latency over the long episodes only: the 9.9-s one's is left out
+    assert s.latencies_s == (4.0, 11.0) and s.latencies_long_s == (11.0,)
+    assert f["latency_median_s_10s"] == f["latency_p95_s_10s"] == 11.0
+    assert f["totals"]["latencies_10s"] == 1
 
 
 def test_an_instant_event_and_clipping_to_the_record() -> None:
