@@ -72,7 +72,8 @@ Callbacks (attributes, None by default; called from poll()):
   on_time_sync(gateway_ms) -> int     sets the clock; returns the patch clock (ms) before
   on_config(key, value) -> (status, value)   key a wire.CONFIG_KEYS name, value
                                       wire.CONFIG_READ to read; status a STATUSES name
-  get_snippet(snippet_id) -> Snippet or None
+  get_snippet(snippet_id) -> Snippet, None (unknown: UNKNOWN_ID) or False (held but not
+                                      loadable now, e.g. its buffer is busy: BUSY, ask again)
   on_session(active)                  a gateway session starts (True) or ends (False)
 Without the callback the command is answered UNSUPPORTED.
 """
@@ -265,6 +266,7 @@ class BleService:
         self._tx_mv = memoryview(self._tx)
         self._tx_len = 0
         self._tx_off = 0
+        self._tx_queued = False  # _tx came from the frame queue (not a snippet transfer)
 
         # Responses (indications on the control point)
         self._r_frame = [None] * RESPONSE_SLOTS  # type: list
@@ -371,6 +373,11 @@ class BleService:
     def mtu(self) -> int:
         """The ATT MTU of the session's connection (DEFAULT_MTU without one)."""
         return self._mtu.get(self._session, DEFAULT_MTU)
+
+    @property
+    def frames_pending(self) -> int:
+        """Frames given to send_frame (and live data) not yet wholly handed to the stack."""
+        return self._q_count + (1 if self._tx_queued and self._tx_off < self._tx_len else 0)
 
     @property
     def sending_snippet(self) -> bool:
@@ -554,6 +561,7 @@ class BleService:
             self._q_count -= 1
             self._tx_len = n
             self._tx_off = 0
+            self._tx_queued = True
             return True
         snip = self._snip
         if snip is None:
@@ -581,6 +589,7 @@ class BleService:
                 self._snip = None
         self._tx_len = n
         self._tx_off = 0
+        self._tx_queued = False
         return True
 
     def _add_job(self, snippet, size, first, count) -> bool:
@@ -757,6 +766,9 @@ class BleService:
         snip = self._find_snippet(msg["snippet_id"])
         if snip is None:
             self._respond(conn, seq, "resume", "UNKNOWN_ID")
+            return
+        if snip is False:
+            self._respond(conn, seq, "resume", "BUSY")
             return
         fits = wire.fragment_size_for_mtu(self.mtu())
         payload_bytes = len(snip.payload)

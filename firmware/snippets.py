@@ -90,6 +90,13 @@ class SnippetRecorder:
                 count += 1
         return count
 
+    def waiting(self, event_id: int) -> bool:
+        """Whether event_id's snippet is asked for and not written yet."""
+        for i in range(SLOTS):  # MicroPython's array has no `in`
+            if self._id[i] == event_id:
+                return event_id != 0
+        return False
+
     def poll(self) -> None:
         n = self.n
         for i in range(SLOTS):

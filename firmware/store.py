@@ -574,22 +574,35 @@ class Store:
             off += _align(RECORD_HEADER + size)
             yield blk, bseq, here, size
 
-    def records(self, kinds: int = MESSAGES, unacked: bool = True):
+    def records(self, kinds: int = MESSAGES, unacked: bool = True, since: int = 0):
         """Yields (kind, ident, seq, flags, aux, length, loc) in log order, oldest first, of
         the records there when the iteration started.
 
         kinds: a bit mask of (1 << KIND_*). Safe to interleave with appends and acks: a
         reclaim while iterating moves on to the new tail, and critical records it moves come
-        again at the head (the gateway de-duplicates). `loc` is for `read`.
+        again at the head (the gateway de-duplicates). `loc` is for `read`. since: only
+        records with seq >= since, the walk starting at the block that holds that seq (a
+        reader that has seen the log up to there reads the new records without a full walk).
         """
         bs = self.block_size
         stop = self.seq
-        for blk, _, off, size in self._walk(0, BLOCK_HEADER, self.head_seq):
+        start = self._block_of(since) if since else 0
+        for blk, _, off, size in self._walk(start, BLOCK_HEADER, self.head_seq):
             kind = self._rk
-            if self._rs >= stop:
+            if self._rs >= stop or self._rs < since:
                 continue
             if (kinds >> kind) & 1 and not (unacked and self._acked()):
                 yield (kind, self._ri, self._rs, self._rf, self._ra, size, blk * bs + off)
+
+    def _block_of(self, seq: int) -> int:
+        """block_seq of the newest live block opened before record `seq` (0: the tail): its
+        records and the later blocks' hold every record from seq on (blocks open in seq order)."""
+        h = self._bhdr
+        for i in range(self.used):
+            self.dev.readblocks((self.head - i) % self.blocks, h, 0)
+            if struct.unpack_from("<I", h, 12)[0] <= seq:
+                return self.head_seq - i
+        return 0
 
     def unacknowledged(self):
         """Events, summaries and snippets (SNIPPET records) not yet acknowledged, in log order."""
