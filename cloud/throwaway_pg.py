@@ -1,8 +1,9 @@
 """A throw-away PostgreSQL cluster in a temporary folder, for tests and benchmarks.
 
 As root, initdb and the server run as the `postgres` user (PostgreSQL refuses root). Trust
-authentication, loopback and a private socket folder only; durability settings are off, since
-the cluster is deleted when stopped.
+authentication, loopback and a private socket folder only. For tests durability is off, since the
+cluster is deleted when stopped; `durable=True` keeps PostgreSQL's own defaults (fsync, synchronous
+commit, full-page writes), for measurements that must stand for a production server.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def postgres_available() -> bool:
 
 
 class ThrowawayPostgres:
-    def __init__(self, max_connections: int = 200) -> None:
+    def __init__(self, max_connections: int = 200, *, durable: bool = False, settings: dict[str, str] | None = None) -> None:
         if not postgres_available():
             raise RuntimeError(f"PostgreSQL server binaries not found in {PG_BIN} (apt-get install postgresql)")
         self.folder = Path(tempfile.mkdtemp(prefix="ecg-pg-"))
@@ -43,10 +44,11 @@ class ThrowawayPostgres:
             shutil.chown(self.folder, "postgres")
             shutil.chown(self.sockets, "postgres")
         self._pg(f"initdb -D {self.data} -A trust -U postgres --no-sync -E UTF8")
-        options = (
-            f"-p {self.port} -k {self.sockets} -c listen_addresses=127.0.0.1 -c max_connections={max_connections} "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        )
+        options = f"-p {self.port} -k {self.sockets} -c listen_addresses=127.0.0.1 -c max_connections={max_connections}"
+        if not durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        for name, value in (settings or {}).items():
+            options += f" -c {name}={value}"
         self._pg(f"pg_ctl -D {self.data} -l {self.folder / 'server.log'} -w -o '{options}' start")
 
     def _pg(self, command: str) -> None:
