@@ -50,10 +50,16 @@ def test_nsvt_events_at_the_annotated_ventricular_runs(name: str, start_s: float
     runs = annotated_v_runs(name, start_s, start_s + seconds - 2.0)
     assert len(runs) >= 2
     nsvt = [e for e in result.events if e.type == "NSVT"]
-    # Each annotated run inside an NSVT event, each event starting at a run's first V beat (two
+    ventricular = [e for e in result.events if e.type in ("NSVT", "VT")]
+    # Each annotated run inside an NSVT event, or a VT one where the SCNN saw the run's window as
+    # VT (a run while VT is open belongs to it); each NSVT starting at a run's first V beat (two
     # runs 600 ms apart, the limit, may join when the detector's beat times differ by a sample).
+    # A run that comes while a VT is closing (three negative windows, 7.5 s) belongs to that VT.
+    vt = [e for e in ventricular if e.type == "VT"]
     for first, last, _ in runs:
-        assert any(e.onset_s - 0.1 <= first and last <= e.end_s + 0.1 for e in nsvt), (first, last)
+        inside = any(e.onset_s - 0.1 <= first and last <= e.end_s + 0.1 for e in nsvt)
+        in_vt = any(e.onset_s - 0.1 <= last and first <= e.end_s + 10.0 for e in vt)
+        assert inside or in_vt, (first, last)
     for event in nsvt:
         run = min(runs, key=lambda r: abs(r[0] - event.onset_s))
         assert abs(event.onset_s - run[0]) < 0.1
@@ -61,9 +67,10 @@ def test_nsvt_events_at_the_annotated_ventricular_runs(name: str, start_s: float
         assert event.record == f"mitdb/{name}"
         assert event.end_s < event.emitted_s < event.end_s + 3.0  # the next beat ends a run
         assert event.severity == "MEDIUM" and not event.ongoing
-    assert len(nsvt) >= len(runs) - 1
-    assert "VT" not in {e.type for e in result.events}  # no SCNN shipped; no run lasts 30 s
-    assert result.snippets >= len(runs)
+    for event in ventricular:  # none away from the annotated runs
+        assert any(event.onset_s - 0.1 <= last and first <= event.end_s + 0.1 for first, last, _ in runs)
+    assert ventricular
+    assert result.snippets >= len(ventricular)  # one per event
 
 
 @pytest.mark.parametrize("name", ["112", "122"])

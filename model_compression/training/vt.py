@@ -300,7 +300,9 @@ def train_final(run: RunFolder, windows: VtWindows, config: VtTrainConfig, varia
     return tflite
 
 
-def model_card(tflite: bytes, cv: dict, config: VtTrainConfig, variant: str, footprint: dict[str, int]) -> str:
+def model_card(
+    tflite: bytes, cv: dict, config: VtTrainConfig, variant: str, footprint: dict[str, int], windows: VtWindows
+) -> str:
     from model_compression.training.model_card import card_text
 
     rows = []
@@ -337,7 +339,8 @@ def model_card(tflite: bytes, cv: dict, config: VtTrainConfig, variant: str, foo
                 "whole network. Stage 2: convolutions and pools frozen, dense layers retrained on the VT windows."
             ),
             "Known limits": [
-                "VT comes from 22 patients of two databases (about 110 minutes): morphologies beyond them are unseen.",
+                f"VT comes from {len(set(windows.patient[windows.label == 1].tolist()))} patients of two databases "
+                f"(about {windows.rec_vt_minutes.sum():.0f} minutes annotated): morphologies beyond them are unseen.",
                 "One lead; the patent's 12-lead input is not what a patch has.",
             ],
         },
@@ -378,7 +381,7 @@ def run_cli(args: Any) -> int:
         "macs": count_macs(build_scnn(round(10 * config.fs), 1, batch_size=1)),
     }
     run.write_json("footprint.json", footprint)
-    card = model_card(tflite, cv, config, variant, footprint)
+    card = model_card(tflite, cv, config, variant, footprint, windows)
     run.file("model_card.md").write_text(card)
     if a.get("export"):
         path = export_model(EXPORT_NAME, tflite, card, Path(a.get("export_dir") or FIRMWARE_MODELS))
