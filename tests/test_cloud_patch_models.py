@@ -76,3 +76,25 @@ def test_rhythm_classifier_adds_vt_from_the_scnn(tmp_path: Path) -> None:
     assert probs.shape == (3, len(classifier.classes)) and classifier.classes[-1] == "VT"
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=0.02)
     assert (probs >= 0).all()
+
+
+def test_both_window_models_take_the_window_as_the_patch_feeds_them() -> None:
+    """The cloud's VT and rhythm probabilities are those of the two networks on the window the
+    patch fills for both: at 125 Hz, minus its mean, over its standard deviation, clipped. On
+    mitdb 207's ventricular flutter, so that the VT output has something to say."""
+    from model_compression.datasets.preprocess import resample
+    from model_compression.rhythm_pipeline import normalise, softmax
+    from model_compression.training.tflm import Int8Model
+
+    record = read_record(data_root() / "mitdb" / "207", sampfrom=360 * 40, sampto=360 * 70)
+    signal, fs = record.signal[:, 0], record.fs
+    n = round(10 * fs)
+    windows = np.stack([resample(signal[i * n : (i + 1) * n], fs, 250) for i in range(3)])[:, :, None]
+    got = PatchRhythmClassifier()(windows)
+    x = normalise(resample(windows[:, :, 0].T, 250, 125).T)
+    folder = Path(__file__).resolve().parents[1] / "firmware" / "models"
+    p_vt = Int8Model((folder / "vt_scnn.tflite").read_bytes()).predict([x]).reshape(-1)
+    rhythm = softmax(Int8Model((folder / "rhythm_resnet.tflite").read_bytes()).predict([x]))
+    assert p_vt.max() >= 0.5
+    np.testing.assert_allclose(got[:, 4], p_vt)
+    np.testing.assert_allclose(got[:, :4], rhythm * (1.0 - p_vt[:, None]))

@@ -74,10 +74,12 @@ class PatchRhythmClassifier:
         from model_compression.rhythm_pipeline import normalise, softmax
 
         x = np.asarray(windows, dtype=np.float64)[:, :, 0]
-        rhythm_fs, vt_fs = RHYTHM_MODEL[1], VT_MODEL[1]
-        rhythm = softmax(self.rhythm.predict([normalise(resample(x.T, MODEL_FS, rhythm_fs).T)]))
-        vt_x = np.clip(resample(x.T, MODEL_FS, vt_fs).T, -5.0, 5.0)[:, :, None].astype(np.float32)
-        p_vt = self.vt.predict([vt_x]).reshape(-1, 1)
+        if RHYTHM_MODEL[1] != VT_MODEL[1]:
+            raise ValueError("the patch feeds both window models from one stream at one rate")
+        # Both networks take the window the same way (firmware/window_input.py fill_normalised).
+        model_x = normalise(resample(x.T, MODEL_FS, RHYTHM_MODEL[1]).T)
+        rhythm = softmax(self.rhythm.predict([model_x]))
+        p_vt = self.vt.predict([model_x]).reshape(-1, 1)
         return np.concatenate([rhythm * (1.0 - p_vt), p_vt], axis=1)
 
 
