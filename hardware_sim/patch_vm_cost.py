@@ -297,9 +297,10 @@ def run_patch(instrument):
     def timed(name, fn):
         def wrapper(*args):
             t0 = ticks()
-            fn(*args)
+            out = fn(*args)
             spent[name] += ticks() - t0 - TICK
             calls[name] += 1
+            return out
         return wrapper
 
     if instrument:
