@@ -21,6 +21,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 VM_DIR = PROJECT_ROOT / "tools" / "micropython_vm"
@@ -92,6 +93,25 @@ def package_modules(package_dir: Path, package: str | None = None) -> dict[str, 
 def firmware_modules() -> dict[str, Path]:
     """The project's firmware/ as the VM package `firmware` (import firmware.qrs, ...)."""
     return package_modules(PROJECT_ROOT / "firmware", "firmware")
+
+
+def vm_modules() -> dict[str, Path]:
+    """firmware_modules() plus the VM's RAM flash (`from ram_flash import RamFlash`)."""
+    return {**firmware_modules(), "ram_flash.py": PROJECT_ROOT / "hardware_sim" / "vm_ram_flash.py"}
+
+
+def exec_vm_script(source: str, name: str) -> dict[str, Any]:
+    """A VM script's source run under CPython, with vm_modules()'s extra modules importable as in
+    the VM; its namespace (to compare the two interpreters on the same code)."""
+    import sys
+    from unittest import mock
+
+    from hardware_sim import vm_ram_flash
+
+    namespace: dict[str, Any] = {}
+    with mock.patch.dict(sys.modules, {"ram_flash": vm_ram_flash}):
+        exec(compile(source, name, "exec"), namespace)
+    return namespace
 
 
 def _vm_lib_path(key: str) -> str:

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hardware_sim.micropython_vm import firmware_modules, run_micropython
+from hardware_sim.micropython_vm import run_micropython, vm_modules
 
 _SCRIPT = r"""
 import gc
@@ -63,30 +63,7 @@ NS = {stage_samples}
 stage = codes[:NS]
 
 
-class RamFlash:
-    def __init__(self, blocks, size):
-        self.blocks = blocks
-        self.size = size
-        self.mem = bytearray(b"\xff" * (blocks * size))
-
-    def ioctl(self, op, arg):
-        if op == 4:
-            return self.blocks
-        if op == 5:
-            return self.size
-        if op == 6:
-            self.mem[arg * self.size : (arg + 1) * self.size] = b"\xff" * self.size
-        return 0
-
-    def readblocks(self, n, buf, off=0):
-        start = n * self.size + off
-        buf[:] = self.mem[start : start + len(buf)]
-
-    def writeblocks(self, n, buf, off=0):
-        start = n * self.size + off
-        mem = self.mem
-        for i in range(len(buf)):
-            mem[start + i] &= buf[i]
+from ram_flash import RamFlash
 
 
 _SHARED = bytearray(4096)
@@ -376,7 +353,7 @@ def measure(codes: np.ndarray, lsb_nv: int, rail: int, models_dir: Path, *,
         stage_samples=min(len(codes), int(stage_seconds * fs)), beat_file=BEAT_MODEL[0],
         vt_m=vt[0], vt_e=vt[1], vt_zp=vt[2], rh_m=rh[0], rh_e=rh[1], rh_zp=rh[2],
     )  # fmt: skip
-    result = run_micropython(script, modules=firmware_modules(), files=files, timeout_s=timeout_s)
+    result = run_micropython(script, modules=vm_modules(), files=files, timeout_s=timeout_s)
     line = [ln for ln in result.stdout.splitlines() if ln.startswith("RESULT ")][-1]
     raw: dict = json.loads(line[len("RESULT ") :])
     raw["vm_run_s"] = result.run_s

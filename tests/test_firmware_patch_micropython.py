@@ -14,7 +14,7 @@ from ecg_data.paths import data_root
 from ecg_data.reader import read_record
 from hardware_sim.ecg_source import EcgSource
 from hardware_sim.front_end import FrontEndConfig
-from hardware_sim.micropython_vm import firmware_modules, run_micropython
+from hardware_sim.micropython_vm import exec_vm_script, run_micropython, vm_modules
 from hardware_sim.patch_qrs import lsb_nv
 
 SCRIPT = r"""
@@ -23,30 +23,7 @@ from firmware.patch import Patch
 from firmware.store import Store, KIND_SNIPPET
 
 
-class RamFlash:
-    def __init__(self, blocks, size):
-        self.blocks = blocks
-        self.size = size
-        self.mem = bytearray(b"\xff" * (blocks * size))
-
-    def ioctl(self, op, arg):
-        if op == 4:
-            return self.blocks
-        if op == 5:
-            return self.size
-        if op == 6:
-            self.mem[arg * self.size : (arg + 1) * self.size] = b"\xff" * self.size
-        return 0
-
-    def readblocks(self, n, buf, off=0):
-        start = n * self.size + off
-        buf[:] = self.mem[start : start + len(buf)]
-
-    def writeblocks(self, n, buf, off=0):
-        start = n * self.size + off
-        mem = self.mem
-        for i in range(len(buf)):
-            mem[start + i] &= buf[i]
+from ram_flash import RamFlash
 
 
 class Recorder:
@@ -114,11 +91,10 @@ def test_patch_main_loop_runs_in_micropython_like_in_cpython() -> None:
     codes = EcgSource(read_record(mitdb / "112"), 0, config, duration_s=45.0).codes().tolist() + [0] * 1250
     data = array("i", codes).tobytes()
     result = run_micropython(
-        f"LSB = {lsb}\n" + SCRIPT + VM_MAIN, firmware_modules(), {"/data/codes.bin": data}, timeout_s=300
+        f"LSB = {lsb}\n" + SCRIPT + VM_MAIN, vm_modules(), {"/data/codes.bin": data}, timeout_s=300
     )
     vm = json.loads(result.stdout.strip().splitlines()[-1])
-    namespace: dict = {}
-    exec(compile(SCRIPT, "patch_script", "exec"), namespace)
+    namespace = exec_vm_script(SCRIPT, "patch_script")
     cpython = json.loads(json.dumps(namespace["run"](codes, lsb)))
     assert vm == cpython
     types = [r[2] for r in vm["records"]]
