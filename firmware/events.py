@@ -316,6 +316,7 @@ class EventDetector:
         )
         # Summary period
         self._s_start = start_ms
+        self._t_seen = start_ms  # the latest time any input or tick brought
         self._s_beats = 0
         self._s_v = 0
         self._s_s = 0
@@ -344,10 +345,14 @@ class EventDetector:
         self._s_next = self._s_start + self._period_ms if self._period_ms > 0 else 1 << 62
 
     def set_config(self, name: str, value) -> None:
-        """Change one setting (EventConfig's name, or a WIRE_CONFIG key)."""
+        """Change one setting (EventConfig's name, or a WIRE_CONFIG key). A shorter summary period
+        that the current one has already outlasted ends it now, in one summary, rather than in a
+        burst of back-dated ones that would all but the first be empty."""
         self.config.set(WIRE_CONFIG.get(name, name), value)
         self._load()
         self._schedule()
+        if self._s_next < self._t_seen:
+            self._s_next = self._t_seen
 
     def set_battery(self, percent: int) -> None:
         self._battery = 0 if percent < 0 else (100 if percent > 100 else percent)
@@ -577,6 +582,8 @@ class EventDetector:
     # ------------------------------------------------------------ time-based rules
 
     def _advance(self, t: int, beat: bool) -> None:
+        if t > self._t_seen:
+            self._t_seen = t
         while t >= self._s_next:
             boundary = self._s_next
             self._account(boundary)

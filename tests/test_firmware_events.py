@@ -400,6 +400,20 @@ def test_symptom_marks_with_refractory() -> None:
     assert feed.of("SYMPTOM")[0]["snippet_start_ms"] == 0  # clamped at the clock's start
 
 
+def test_a_shorter_summary_period_ends_the_current_one_in_one_summary() -> None:
+    summaries: list[dict] = []
+    det = EventDetector(lambda record: None, summaries.append, EventConfig())  # 600-s periods
+    for t in range(0, 60001, 750):
+        if t > 30000 and t - 750 <= 30000:
+            det.set_config("SUMMARY_PERIOD_S", 10)
+        det.tick(t)
+        det.on_beat(t, "N", 750)
+    got = [(s["time_ms"], s["period_s"], s["beat_count"]) for s in summaries]
+    assert got[0][:2] == (30000, 30) and got[0][2] >= 35  # the first 30 s in one summary
+    assert [g[:2] for g in got[1:]] == [(40000, 10), (50000, 10), (60000, 10)]
+    assert all(12 <= g[2] <= 14 for g in got[1:])
+
+
 def test_summary_counts() -> None:
     feed = Feed(summary_period_s=60)
     feed.detector.set_battery(87)
