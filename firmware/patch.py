@@ -92,6 +92,16 @@ def load_model(folder, name: str):
         return None
 
 
+def _window_model(binding, models_dir, name):
+    """(model, its 10-s window input buffer, that input's quantizer), or None when not shipped."""
+    data = load_model(models_dir, name)
+    if data is None:
+        return None
+    m = Model(binding, data, WINDOW_ARENA)
+    i = m.find_input((1, WINDOW, 1))
+    return m, m.inputs[i], m.quantizer(i, CLIP)
+
+
 class Patch:
     """The patch: `push_block(codes, lead_off)` per FIFO read, `finish()` at the end of a recording.
 
@@ -147,20 +157,12 @@ class Patch:
                 clf = BeatClassifier(path, lsb_nv, binding, data, BEAT_ARENA)
                 clf.on_label = self._on_label
                 self.classifier = clf
-            data = load_model(models_dir, VT_MODEL[0])
-            if data is not None:
-                m = Model(binding, data, WINDOW_ARENA)
-                i = m.find_input((1, WINDOW, 1))
-                self._vt_in = m.inputs[i]
-                self._vt_q = m.quantizer(i, CLIP)
-                self.vt = m
-            data = load_model(models_dir, RHYTHM_MODEL[0])
-            if data is not None:
-                m = Model(binding, data, WINDOW_ARENA)
-                i = m.find_input((1, WINDOW, 1))
-                self._rh_in = m.inputs[i]
-                self._rh_q = m.quantizer(i, CLIP)
-                self.rhythm = m
+            vt = _window_model(binding, models_dir, VT_MODEL[0])
+            if vt is not None:
+                self.vt, self._vt_in, self._vt_q = vt
+            rhythm = _window_model(binding, models_dir, RHYTHM_MODEL[0])
+            if rhythm is not None:
+                self.rhythm, self._rh_in, self._rh_q = rhythm
         if self.classifier is not None:
             quality_push = self.quality.push
             beat_push = self.classifier.push
