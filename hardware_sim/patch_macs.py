@@ -1,8 +1,8 @@
 """Model work per 10 s of monitored signal: records replayed through the whole simulated patch.
 
-The same set-up as hardware_sim/patch_replay.py's replay() (front end, Patch with the PC's TFLM
-binding, NOR-flash store, simulated alert devices; no lead-off), but the models' invocation
-counters are read after every FIFO block of 25 codes (100 ms), so the worst 10 s of a record
+hardware_sim/patch_replay.py's replay() (front end, Patch with the PC's TFLM binding, NOR-flash
+store, simulated alert devices; no lead-off), with the models' invocation counters read after
+every FIFO block of 25 codes (100 ms), so the worst 10 s of a record
 (the largest sum over 100 consecutive blocks) comes with the mean. MACs per inference are
 model_compression/footprint.py's count from the flatbuffer. The outputs the radio carries are
 counted too: event records (one EVENT frame each, ONGOING updates included), summaries, and the
@@ -16,21 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ecg_data.reader import read_record
-from ecg_data.record import Record
-from firmware.model_plan import BEAT_MODEL, RHYTHM_MODEL, VT_MODEL
 from firmware.patch import Patch
-from firmware.store import KIND_SNIPPET, Store
-from hardware_sim.alert_devices import SimAlertDevices
-from hardware_sim.ecg_source import EcgSource
-from hardware_sim.flash import NorFlash
 from hardware_sim.front_end import FrontEndConfig
-from hardware_sim.patch_qrs import lsb_nv
-from hardware_sim.patch_replay import FIFO_SAMPLES, FLASH_BLOCKS, record_label
-from hardware_sim.tflm_binding import TflmBinding
+from hardware_sim.patch_replay import FIFO_SAMPLES, MODEL_FILES, patch_models, replay
 
 WINDOW_S = 10.0
-MODEL_FILES = {"beat": BEAT_MODEL[0], "vt": VT_MODEL[0], "rhythm": RHYTHM_MODEL[0]}
 
 
 @dataclass(frozen=True)
@@ -64,11 +54,6 @@ def model_macs(folder: Path) -> dict[str, int]:
     return {k: tflite_macs((folder / f).read_bytes()) for k, f in MODEL_FILES.items() if (folder / f).is_file()}
 
 
-def _models(patch: Patch) -> dict[str, object]:
-    found = {"beat": patch.classifier.model if patch.classifier is not None else None, "vt": patch.vt, "rhythm": patch.rhythm}
-    return {k: m for k, m in found.items() if m is not None}
-
-
 def worst_window(per_block: np.ndarray, blocks: int) -> tuple[int, int]:
     """(largest sum over `blocks` consecutive entries, its first index); the whole sum if shorter."""
     if per_block.size <= blocks:
@@ -79,72 +64,47 @@ def worst_window(per_block: np.ndarray, blocks: int) -> tuple[int, int]:
     return int(sums[i]), i
 
 
-def replay_uses(path: str | Path, models_dir: Path, duration_s: float | None = None, record: Record | None = None) -> RecordUse:
+def replay_uses(path: str | Path, models_dir: Path, duration_s: float | None = None) -> RecordUse:
     """Replays one record (lead 0) through the patch; returns its model work and radio outputs."""
-    import time
+    series: list[dict[str, int]] = []  # per FIFO block: invocations per model
+    seen: dict[str, int] = {}
 
-    rec = record if record is not None else read_record(path)
-    config = FrontEndConfig()
-    codes = EcgSource(rec, 0, config, duration_s=duration_s).codes().tolist()
-    fs = config.fs
-    store = Store(NorFlash(block_count=FLASH_BLOCKS, block_size=4096))
-    built: list[Patch] = []
-    devices = SimAlertDevices(clock=lambda: built[0].n * 1000 // fs if built else 0)
-    binding = TflmBinding()
-    patch = Patch(lsb_nv(config), binding, str(models_dir), store, devices, fs=fs, rail=config.code_max)
-    built.append(patch)
-    counts = {"records": 0, "summaries": 0}
+    def on_block(patch: Patch) -> None:
+        row = {}
+        for name, m in patch_models(patch).items():
+            n = m.invocations
+            row[name] = n - seen.get(name, 0)
+            seen[name] = n
+        series.append(row)
 
-    def on_record(_rec: dict, _now: int) -> None:
-        counts["records"] += 1
-
-    def on_summary(_rec: dict) -> None:
-        counts["summaries"] += 1
-
-    patch.on_record = on_record
-    patch.on_summary = on_summary
-    models = _models(patch)
-    names = list(models)
-    n_blocks = (len(codes) + FIFO_SAMPLES - 1) // FIFO_SAMPLES
-    series = np.zeros((len(names), n_blocks), dtype=np.int32)
-    seen = [0] * len(names)
-    t0 = time.perf_counter()
-    for b in range(n_blocks):
-        patch.push_block(codes[b * FIFO_SAMPLES : (b + 1) * FIFO_SAMPLES], False)
-        for j, name in enumerate(names):
-            n = models[name].invocations  # type: ignore[attr-defined]
-            series[j, b] = n - seen[j]
-            seen[j] = n
-    patch.finish()
-    wall = time.perf_counter() - t0
-    for j, name in enumerate(names):  # finish() labels the last beats
-        series[j, -1] += models[name].invocations - seen[j]  # type: ignore[attr-defined]
-    per_inf = model_macs(models_dir)
+    result = replay(path, models_dir=models_dir, duration_s=duration_s, on_block=on_block)
+    names = list(result.models)
+    counts = np.array([[row.get(n, 0) for row in series] for n in names], dtype=np.int64).reshape(len(names), -1)
+    for j, n in enumerate(names):  # finish() labels the last beats
+        counts[j, -1] += result.models[n].invocations - seen.get(n, 0)
+    per_inf = {n: result.models[n].macs_per_invocation for n in names}
     weights = np.array([per_inf[n] for n in names], dtype=np.int64)
-    per_block = (series.astype(np.int64) * weights[:, None]).sum(axis=0) if names else np.zeros(n_blocks, np.int64)
+    per_block = (counts * weights[:, None]).sum(axis=0) if names else np.zeros(len(series), np.int64)
+    fs = FrontEndConfig().fs
     window = round(WINDOW_S * fs / FIFO_SAMPLES)
     worst, at = worst_window(per_block, window)
-    by_model = {n: int(series[j, at : at + window].sum()) * per_inf[n] for j, n in enumerate(names)}
-    snippets = list(store.records(1 << KIND_SNIPPET, False))
-    # The Patch makes its interpreters in MODEL_FILES' order, only for the models present.
-    invoke_s = {n: ip.invoke_s for n, ip in zip(names, binding.interpreters, strict=True)}
     return RecordUse(
-        record=record_label(rec),
-        duration_s=len(codes) / fs,
-        beats=patch.path.beat_total,
-        invocations={n: int(series[j].sum()) for j, n in enumerate(names)},
-        macs={n: int(series[j].sum()) * per_inf[n] for j, n in enumerate(names)},
-        invoke_s=invoke_s,
+        record=result.record,
+        duration_s=result.duration_s,
+        beats=result.beats,
+        invocations={n: result.models[n].invocations for n in names},
+        macs={n: result.models[n].macs for n in names},
+        invoke_s={n: result.models[n].invoke_s for n in names},
         worst_macs=worst,
         worst_at_s=at * FIFO_SAMPLES / fs,
-        worst_by_model=by_model,
-        vt_hops=patch.vt_hops,
-        vt_gate_open=patch.gate.opened,
-        event_records=counts["records"],
-        summaries=counts["summaries"],
-        snippets=len(snippets),
-        snippet_bytes=sum(s[4] for s in snippets),
-        wall_s=wall,
+        worst_by_model={n: int(counts[j, at : at + window].sum()) * per_inf[n] for j, n in enumerate(names)},
+        vt_hops=result.vt_hops,
+        vt_gate_open=result.vt_gate_open,
+        event_records=result.event_records,
+        summaries=result.summaries,
+        snippets=result.snippets,
+        snippet_bytes=result.snippet_bytes,
+        wall_s=result.wall_s,
     )
 
 

@@ -22,8 +22,10 @@ from ecg_data.errors import RecordError
 from ecg_data.reader import read_record
 from ecg_data.record import Record
 from firmware.events import FLAG_ONGOING
+from firmware.inference import Model
+from firmware.model_plan import BEAT_MODEL, RHYTHM_MODEL, VT_MODEL
 from firmware.patch import LABELS, Patch
-from firmware.store import Store
+from firmware.store import KIND_SNIPPET, Store
 from hardware_sim.alert_devices import SimAlertDevices
 from hardware_sim.ecg_source import EcgSource
 from hardware_sim.flash import NorFlash
@@ -36,6 +38,7 @@ FIRMWARE_MODELS = Path(__file__).resolve().parents[1] / "firmware" / "models"
 FIFO_SAMPLES = 25  # one AFE FIFO read: 100 ms at 250 Hz
 FLASH_BLOCKS = 1024  # 4 MiB of 4-KiB blocks for the store: a day of events and snippets
 PROGRESS_S = 60.0  # signal seconds between progress calls
+MODEL_FILES = {"beat": BEAT_MODEL[0], "vt": VT_MODEL[0], "rhythm": RHYTHM_MODEL[0]}
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,9 @@ class ReplayResult:
     forced_labels: int = 0  # beats labelled without their successor (pauses)
     late_inputs: int = 0  # inputs the decision clock had passed (clamped)
     snippets: int = 0  # snippets written to the store
+    snippet_bytes: int = 0  # their payload
     stored: int = 0  # event and summary records the store took
+    event_records: int = 0  # event records emitted, ONGOING updates included (one EVENT frame each)
     summaries: int = 0
     alarm_s: float = 0.0  # buzzer on, s
 
@@ -108,20 +113,23 @@ def _read(path: str | Path, lead: int) -> Record:
     return record
 
 
+def patch_models(patch: Patch) -> dict[str, Model]:
+    """The models the Patch runs, by name ("beat", "vt", "rhythm"), in the order it made their
+    interpreters (only those shipped)."""
+    found: dict[str, Model | None] = {
+        "beat": patch.classifier.model if patch.classifier is not None else None,
+        "vt": patch.vt,
+        "rhythm": patch.rhythm,
+    }
+    return {name: m for name, m in found.items() if m is not None}
+
+
 def _model_uses(patch: Patch, binding: TflmBinding, folder: Path) -> dict[str, ModelUse]:
-    from firmware.model_plan import BEAT_MODEL, RHYTHM_MODEL, VT_MODEL
     from model_compression.footprint import tflite_macs
 
-    present = [
-        ("beat", BEAT_MODEL[0], patch.classifier.model if patch.classifier is not None else None),
-        ("vt", VT_MODEL[0], patch.vt),
-        ("rhythm", RHYTHM_MODEL[0], patch.rhythm),
-    ]
-    models = [(name, file, m) for name, file, m in present if m is not None]
-    # The Patch makes its interpreters in this order, only for the models present.
     return {
-        name: ModelUse(m.invocations, tflite_macs((folder / file).read_bytes()), ip.invoke_s)
-        for (name, file, m), ip in zip(models, binding.interpreters, strict=True)
+        name: ModelUse(m.invocations, tflite_macs((folder / MODEL_FILES[name]).read_bytes()), ip.invoke_s)
+        for (name, m), ip in zip(patch_models(patch).items(), binding.interpreters, strict=True)
     }
 
 
@@ -135,9 +143,11 @@ def replay(
     lead_off: Sequence[LeadOff] = (),
     progress: Callable[[float], None] | None = None,
     flash_blocks: int = FLASH_BLOCKS,
+    on_block: Callable[[Patch], None] | None = None,
 ) -> ReplayResult:
     """Replays one record through the simulated patch. RecordError for a missing or damaged
-    record or a lead it does not have; NotADirectoryError for a missing models folder."""
+    record or a lead it does not have; NotADirectoryError for a missing models folder.
+    `on_block(patch)` runs after every FIFO block, to watch the patch as it goes."""
     folder = _models_folder(models_dir)
     record = _read(path, lead)
     config = FrontEndConfig()
@@ -158,10 +168,12 @@ def replay(
     first: dict[int, int] = {}  # event_id -> ms first emitted
     last: dict[int, dict] = {}
     summaries = [0]
+    records = [0]
 
     def on_record(rec: dict, now_ms: int) -> None:
         first.setdefault(rec["event_id"], now_ms)
         last[rec["event_id"]] = rec
+        records[0] += 1
 
     def on_summary(_rec: dict) -> None:
         summaries[0] += 1
@@ -172,6 +184,8 @@ def replay(
     t0 = time.perf_counter()
     for b, start in enumerate(starts.tolist()):
         patch.push_block(values[start : start + FIFO_SAMPLES], block_off[b])
+        if on_block is not None:
+            on_block(patch)
         if progress is not None and b % every == every - 1:
             progress((start + FIFO_SAMPLES) / codes.size)
     patch.finish()
@@ -198,6 +212,7 @@ def replay(
         for eid, rec in sorted(last.items(), key=lambda item: (first[item[0]], item[0]))
     ]
     duration = codes.size / fs
+    snippets = list(store.records(1 << KIND_SNIPPET, False))
     return ReplayResult(
         record=label,
         duration_s=duration,
@@ -211,7 +226,9 @@ def replay(
         forced_labels=patch.forced_labels,
         late_inputs=patch.late_inputs,
         snippets=patch.snippets.written if patch.snippets is not None else 0,
+        snippet_bytes=sum(r[4] for r in snippets),
         stored=patch.stored,
+        event_records=records[0],
         summaries=summaries[0],
         alarm_s=devices.on_ms("buzzer", 0, patch.n * 1000 // fs + 1) / 1000,
     )
