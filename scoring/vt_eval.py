@@ -120,16 +120,20 @@ def models_folder(model: str | None) -> Iterator[str | None]:
     if model is None:
         yield None
         return
+    with tempfile.TemporaryDirectory(prefix="ecg-vt-models-") as tmp:
+        link_models(Path(tmp), Path(model))
+        yield tmp
+
+
+def link_models(folder: Path, vt_model: Path) -> None:
+    """Links in `folder` to the shipped models, the VT model replaced by `vt_model`."""
     from firmware.model_plan import VT_MODEL
     from model_compression.training.model_card import FIRMWARE_MODELS
 
-    source = Path(model).resolve()
-    with tempfile.TemporaryDirectory(prefix="ecg-vt-models-") as tmp:
-        for shipped in FIRMWARE_MODELS.iterdir():
-            if shipped.is_file() and shipped.name != VT_MODEL[0]:
-                (Path(tmp) / shipped.name).symlink_to(shipped.resolve())
-        (Path(tmp) / VT_MODEL[0]).symlink_to(source)
-        yield tmp
+    for shipped in FIRMWARE_MODELS.iterdir():
+        if shipped.is_file() and shipped.name != VT_MODEL[0]:
+            (folder / shipped.name).symlink_to(shipped.resolve())
+    (folder / VT_MODEL[0]).symlink_to(vt_model.resolve())
 
 
 @contextmanager
@@ -153,12 +157,9 @@ def cv_folders(run: str, variant: str | None) -> Iterator[dict[str, str]]:
             if not model.is_file():
                 raise FileNotFoundError(f"{model}: missing (a run from before folds kept their models?)")
             records = json.loads(result.read_text()).get("val_records") or []
-            with models_folder(str(model)) as linked:
-                assert linked is not None
-                target = Path(tmp) / result.parent.name
-                target.mkdir()
-                for link in Path(linked).iterdir():
-                    (target / link.name).symlink_to(link.resolve())
+            target = Path(tmp) / result.parent.name
+            target.mkdir()
+            link_models(target, model)
             owner.update({r: str(target) for r in records})
         yield owner
 
