@@ -114,6 +114,32 @@ def exec_vm_script(source: str, name: str) -> dict[str, Any]:
     return namespace
 
 
+_RUN_ON_CODES = """
+import json
+from array import array
+with open("/data/codes.bin", "rb") as f:
+    codes = array("i", f.read())
+print(json.dumps(run(codes, LSB)))
+"""
+
+
+def run_on_codes_both(
+    script: str, name: str, codes: list[int], lsb: int, timeout_s: float = 300.0
+) -> tuple[Any, Any, float]:
+    """`run(codes, LSB)` of a script that defines it, in the MicroPython VM (vm_modules(), the codes
+    read from a file) and under CPython: both answers through JSON, to be compared, and the VM's
+    run time in s."""
+    from array import array
+
+    data = array("i", codes).tobytes()
+    result = run_micropython(
+        f"LSB = {lsb}\n" + script + _RUN_ON_CODES, vm_modules(), {"/data/codes.bin": data}, timeout_s=timeout_s
+    )
+    vm = json.loads(result.stdout.strip().splitlines()[-1])
+    cpython = json.loads(json.dumps(exec_vm_script(script, name)["run"](codes, lsb)))
+    return vm, cpython, result.run_s
+
+
 def _vm_lib_path(key: str) -> str:
     rel = key.strip("/")
     if not rel.endswith((".py", ".mpy")) or ".." in rel.split("/"):

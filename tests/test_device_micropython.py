@@ -7,16 +7,13 @@ store."""
 
 from __future__ import annotations
 
-import json
-from array import array
-
 import pytest
 
 from ecg_data.paths import data_root
 from ecg_data.reader import read_record
 from hardware_sim.ecg_source import EcgSource
 from hardware_sim.front_end import FrontEndConfig
-from hardware_sim.micropython_vm import exec_vm_script, run_micropython, vm_modules
+from hardware_sim.micropython_vm import run_on_codes_both
 from hardware_sim.patch_qrs import lsb_nv
 
 SCRIPT = r"""
@@ -233,13 +230,6 @@ def run(codes, lsb):
     }
 """
 
-VM_MAIN = """
-import json
-with open("/data/codes.bin", "rb") as f:
-    codes = array("i", f.read())
-print(json.dumps(run(codes, LSB)))
-"""
-
 pytestmark = pytest.mark.usefixtures("micropython_vm")
 
 
@@ -250,13 +240,7 @@ def test_device_runs_in_micropython_like_in_cpython() -> None:
     config = FrontEndConfig()
     lsb = lsb_nv(config)
     codes = EcgSource(read_record(mitdb / "112"), 0, config, duration_s=45.0).codes().tolist() + [0] * 5000
-    data = array("i", codes).tobytes()
-    result = run_micropython(
-        f"LSB = {lsb}\n" + SCRIPT + VM_MAIN, vm_modules(), {"/data/codes.bin": data}, timeout_s=300
-    )
-    vm = json.loads(result.stdout.strip().splitlines()[-1])
-    namespace = exec_vm_script(SCRIPT, "device_script")
-    cpython = json.loads(json.dumps(namespace["run"](codes, lsb)))
+    vm, cpython, _ = run_on_codes_both(SCRIPT, "device_script", codes, lsb)
     assert vm == cpython
     events = [dict(f) for s, f in vm["frames"] if dict(f)["kind"] == "event"]
     assert {e["event_type"] for e in events} >= {"SYMPTOM", "PAUSE"}

@@ -5,16 +5,13 @@ at the same times, drive the devices identically and store the same records and 
 
 from __future__ import annotations
 
-import json
-from array import array
-
 import pytest
 
 from ecg_data.paths import data_root
 from ecg_data.reader import read_record
 from hardware_sim.ecg_source import EcgSource
 from hardware_sim.front_end import FrontEndConfig
-from hardware_sim.micropython_vm import exec_vm_script, run_micropython, vm_modules
+from hardware_sim.micropython_vm import run_on_codes_both
 from hardware_sim.patch_qrs import lsb_nv
 
 SCRIPT = r"""
@@ -72,13 +69,6 @@ def run(codes, lsb):
     return {"records": records, "log": hw.log, "stored": stored, "beats": patch.path.beat_total}
 """
 
-VM_MAIN = """
-import json
-with open("/data/codes.bin", "rb") as f:
-    codes = array("i", f.read())
-print(json.dumps(run(codes, LSB)))
-"""
-
 pytestmark = pytest.mark.usefixtures("micropython_vm")
 
 
@@ -89,18 +79,12 @@ def test_patch_main_loop_runs_in_micropython_like_in_cpython() -> None:
     config = FrontEndConfig()
     lsb = lsb_nv(config)
     codes = EcgSource(read_record(mitdb / "112"), 0, config, duration_s=45.0).codes().tolist() + [0] * 1250
-    data = array("i", codes).tobytes()
-    result = run_micropython(
-        f"LSB = {lsb}\n" + SCRIPT + VM_MAIN, vm_modules(), {"/data/codes.bin": data}, timeout_s=300
-    )
-    vm = json.loads(result.stdout.strip().splitlines()[-1])
-    namespace = exec_vm_script(SCRIPT, "patch_script")
-    cpython = json.loads(json.dumps(namespace["run"](codes, lsb)))
+    vm, cpython, vm_s = run_on_codes_both(SCRIPT, "patch_script", codes, lsb)
     assert vm == cpython
     types = [r[2] for r in vm["records"]]
     assert "SYMPTOM" in types and "PAUSE" in types  # the press; the flat line's asystole
     assert vm["beats"] > 45
     assert any(kind == 3 for kind, *_ in vm["stored"])  # the symptom's snippet (KIND_SNIPPET)
     print(
-        f"VM: {len(codes)} samples in {result.run_s:.2f} s ({len(codes) / 250 / result.run_s:.1f}x real time)"
+        f"VM: {len(codes)} samples in {vm_s:.2f} s ({len(codes) / 250 / vm_s:.1f}x real time)"
     )
