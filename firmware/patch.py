@@ -43,7 +43,7 @@ import math
 from firmware import wire
 from firmware.alerts import Alerts
 from firmware.delay_line import DelayLine
-from firmware.events import EventDetector
+from firmware.events import EVENT_WIRE_KEYS, EventDetector
 from firmware.hal import NullAlertHardware
 from firmware.inference import BeatClassifier, Model
 from firmware.model_plan import BEAT_MODEL, RHYTHM_MODEL, VT_CONFIRM_HOP_S, VT_MODEL
@@ -383,19 +383,9 @@ class Patch:
         if store is not None:
             eid = record["event_id"]
             samples = self._snippet_for(record)
-            frame = wire.encode_event(
-                event_id=eid,
-                event_type=record["event_type"],
-                onset_ms=record["onset_ms"],
-                end_ms=record["end_ms"],
-                confidence=record["confidence"],
-                heart_rate=record["heart_rate"],
-                beat_count=record["beat_count"],
-                severity=record["severity"],
-                flags=record["flags"] | wire.FLAG_UNSYNCED,
-                snippet_id=eid if samples else 0,
-                snippet_samples=samples,
-            )
+            fields = {k: record[k] for k in EVENT_WIRE_KEYS}
+            fields["flags"] |= wire.FLAG_UNSYNCED
+            frame = wire.encode_event(snippet_id=eid if samples else 0, snippet_samples=samples, **fields)
             self._stored(store.append(KIND_EVENT, frame, eid, record["critical"]))
         if self.on_record is not None:
             self.on_record(record, now)
@@ -421,19 +411,9 @@ class Patch:
     def _on_summary(self, record) -> None:
         store = self.store
         if store is not None:
-            frame = wire.encode_summary(
-                time_ms=record["time_ms"],
-                period_s=record["period_s"],
-                heart_rate=record["heart_rate"],
-                heart_rate_min=record["heart_rate_min"],
-                heart_rate_max=record["heart_rate_max"],
-                beat_count=record["beat_count"],
-                veb_count=record["veb_count"],
-                sveb_count=record["sveb_count"],
-                signal_quality=record["signal_quality"],
-                battery_percent=record["battery_percent"],
-                flags=record["flags"] | wire.FLAG_UNSYNCED,
-            )
+            fields = dict(record)  # exactly encode_summary's keywords (firmware/events.py)
+            fields["flags"] |= wire.FLAG_UNSYNCED
+            frame = wire.encode_summary(**fields)
             self._stored(store.append(KIND_SUMMARY, frame, self._summary_id))
             self._summary_id += 1
         if self.on_summary is not None:
