@@ -276,7 +276,9 @@ def test_models_fill_labels_rhythm_af_burden_and_vt_episodes() -> None:
     for windows, rr in beat_model.calls:
         assert windows[1:] == (round(0.25 * MODEL_FS) + round(0.45 * MODEL_FS), 1) and rr[1:] == (3,)
     labels = report["beats"]["label"]
-    assert report["beats"]["count"] == len(beats) - 1 and report["beats"]["not_beats_dropped"] == 1
+    # Beat 7, called not a beat in a regular rhythm, would leave a two-RR gap: it stays, as Q.
+    assert report["beats"]["count"] == len(beats) and report["beats"]["not_beats_dropped"] == 0
+    assert report["beats"]["not_beats_kept_for_rhythm"] == 1 and labels[7] == "Q"
     assert labels.count("V") == sum(1 for k in range(len(beats)) if k % 5 == 4 and k != 7)
     assert "labelled N" in report["hrv"]["nn_definition"]
 
@@ -284,6 +286,39 @@ def test_models_fill_labels_rhythm_af_burden_and_vt_episodes() -> None:
     assert report["rhythm"]["windows"] == 15
     assert report["af_burden"]["percent"] == pytest.approx(100 * 6 / 15)
     assert report["vt_episodes"]["episodes"] == [{"onset_s": 30.0, "duration_s": 30.0, "max_probability": 0.95}]
+
+
+def test_a_rejected_detection_is_dropped_only_where_no_gap_is_left() -> None:
+    from cloud.analysis.protocols import NOT_A_BEAT
+    from cloud.analysis.rejections import settle_rejections
+
+    samples = np.arange(0, 20 * 200, 200)  # a beat every 200 samples
+    samples = np.sort(np.concatenate([samples, [1_090]]))  # plus a detection between two beats
+    labels = np.array(["N"] * len(samples), dtype=object)
+    extra = int(np.flatnonzero(samples == 1_090)[0])
+    labels[extra] = NOT_A_BEAT  # the false one, rightly rejected
+    labels[12] = labels[13] = NOT_A_BEAT  # two real beats in a row, wrongly rejected
+    labels[0] = NOT_A_BEAT  # the first beat: dropping it leaves no gap
+    kept, kept_labels, overruled = settle_rejections(samples, labels)
+    assert 1_090 not in kept and samples[0] not in kept
+    assert overruled == 2 and kept_labels.tolist().count("Q") == 2
+    assert np.diff(kept).max() == 200
+    assert NOT_A_BEAT not in kept_labels.tolist()
+
+
+def test_nn_can_count_every_beat_as_neurokit_does() -> None:
+    beats = regular(150.0)
+    report = analyse(ecg(beats, FS, 150.0), FS, beat_classifier=EveryFifthIsV(), config=AnalysisConfig(rr_filter="none"))
+    every = analyse(
+        ecg(beats, FS, 150.0),
+        FS,
+        beat_classifier=EveryFifthIsV(),
+        config=AnalysisConfig(rr_filter="none", nn_normal_beats_only=False),
+    )
+    assert "labelled N" in report["hrv"]["nn_definition"]
+    assert "every beat" in every["hrv"]["nn_definition"]
+    assert every["hrv"]["time_domain"]["nn_count"] == len(beats) - 1
+    assert report["hrv"]["time_domain"]["nn_count"] < 0.7 * (len(beats) - 1)
 
 
 def test_beat_windows_are_centred_on_the_r_peak() -> None:

@@ -1,4 +1,4 @@
-"""The cloud labels beats and rhythm with the patch's own int8 models, without TensorFlow."""
+"""The cloud labels beats and rhythm with the patch's own int8 models, without TensorFlow (LiteRT runs them)."""
 
 from __future__ import annotations
 
@@ -90,7 +90,7 @@ def test_both_window_models_take_the_window_as_the_patch_feeds_them() -> None:
     signal, fs = record.signal[:, 0], record.fs
     n = round(10 * fs)
     windows = np.stack([resample(signal[i * n : (i + 1) * n], fs, 250) for i in range(3)])[:, :, None]
-    got = PatchRhythmClassifier()(windows)
+    got = PatchRhythmClassifier(runtime="patch")(windows)
     x = normalise(resample(windows[:, :, 0].T, 250, 125).T)
     folder = Path(__file__).resolve().parents[1] / "firmware" / "models"
     p_vt = Int8Model((folder / "vt_scnn.tflite").read_bytes()).predict([x]).reshape(-1)
@@ -98,3 +98,36 @@ def test_both_window_models_take_the_window_as_the_patch_feeds_them() -> None:
     assert p_vt.max() >= 0.5
     np.testing.assert_allclose(got[:, 4], p_vt)
     np.testing.assert_allclose(got[:, :4], rhythm * (1.0 - p_vt[:, None]))
+
+
+def test_the_server_runtime_stays_within_one_int8_step_of_the_patchs(record_119: tuple[np.ndarray, float]) -> None:
+    """LiteRT's optimized kernels on the shipped bytes: every output at most one quantization step
+    from TFLM's, on real windows and beats, and the labels the same."""
+    from model_compression.datasets.preprocess import resample
+    from model_compression.training.tflm import Int8Model, ServerInt8Model
+
+    signal, fs = record_119
+    folder = Path(__file__).resolve().parents[1] / "firmware" / "models"
+    n = round(10 * fs)
+    windows = np.stack([resample(signal[i * n : (i + 1) * n], fs, 250) for i in range(12)])[:, :, None]
+    for name in ("rhythm_resnet", "vt_scnn"):
+        model = (folder / f"{name}.tflite").read_bytes()
+        micro, server = Int8Model(model), ServerInt8Model(model)
+        x = np.random.default_rng(1).integers(-128, 128, (8, *micro.inputs[0].shape[1:]), dtype=np.int8)
+        a = np.stack([micro.invoke_int8([row]) for row in x]).astype(int)
+        b = np.stack([server.invoke_int8([row]) for row in x]).astype(int)
+        assert np.abs(a - b).max() <= 1, name
+    on_patch = PatchRhythmClassifier(runtime="patch")(windows)
+    on_server = PatchRhythmClassifier(runtime="server")(windows)
+    assert (on_patch.argmax(axis=1) == on_server.argmax(axis=1)).all()
+    np.testing.assert_allclose(on_patch, on_server, atol=0.02)
+    whole = analyse_with_models([signal], fs, runtime="patch")
+    fast = analyse_with_models([signal], fs, runtime="server")
+    assert whole["beats"]["sample"] == fast["beats"]["sample"]
+    agree = np.mean(np.array(whole["beats"]["label"]) == np.array(fast["beats"]["label"]))
+    assert agree >= 0.995
+
+
+def test_an_unknown_runtime_is_refused() -> None:
+    with pytest.raises(ValueError, match="runtime"):
+        PatchBeatClassifier(runtime="gpu")  # type: ignore[arg-type]

@@ -53,7 +53,7 @@ def run_ours(path: Path, fs: float, stage: Stages) -> tuple[dict[str, Any], np.n
     stage("analyse_stream")
     # The cloud's whole analysis, the patch's beat classifier included (it drops detections it
     # judges not to be beats); NN as NeuroKit2's hrv_time has it: every beat, no RR filter.
-    config = AnalysisConfig(rr_filter="none")
+    config = AnalysisConfig(rr_filter="none", nn_normal_beats_only=False)
     result = analyse_with_models(iter_chunks(path, round(CHUNK_S * fs)), fs, config=config)
     td = result["hrv"]["time_domain"]
     fd = result["hrv"]["frequency_domain"]

@@ -20,6 +20,7 @@ from cloud.analysis.filters import MIN_FS
 from cloud.analysis.hrv import RR_FILTERS, RrFilter, frequency_domain, nn_intervals, time_domain
 from cloud.analysis.models import BeatLabeller, ModelSignal, RhythmLabeller
 from cloud.analysis.protocols import NOT_A_BEAT, RHYTHM_WINDOW_S, BeatClassifier, RhythmClassifier
+from cloud.analysis.rejections import settle_rejections
 from cloud.analysis.rhythm import af_burden, rhythm_summary, vt_episodes
 from cloud.analysis.summary import heart_rate, pauses, rr_stats
 
@@ -35,6 +36,9 @@ class AnalysisConfig:
     trend_interval_s: float = 60.0
     # NN without artefacts and ectopic beats' intervals; "none" keeps every RR, as NeuroKit2 does.
     rr_filter: RrFilter = "median20"
+    # NN only between beats the beat classifier calls normal, as HRV standards define it; False
+    # counts every detected beat (NeuroKit2's hrv_time, which has no beat labels).
+    nn_normal_beats_only: bool = True
     detector: DetectorConfig = field(default_factory=DetectorConfig)
 
     def check(self) -> None:
@@ -118,20 +122,22 @@ class StreamAnalysis:
         config = self.config
         samples = np.concatenate(self._beats) if self._beats else np.zeros(0, dtype=np.int64)
         labels = np.asarray(self._labels, dtype=str) if self.beat_labeller is not None else None
-        rejected = 0
+        rejected = overruled = 0
         if labels is not None:
-            keep = labels != NOT_A_BEAT
-            rejected = int((~keep).sum())
-            samples, labels = samples[keep], labels[keep]
+            rejected = int((labels == NOT_A_BEAT).sum())
+            samples, labels, overruled = settle_rejections(samples, labels)
+            rejected -= overruled
         beat_s = samples / self.fs
         duration_s = self.blocks.total / self.fs
-        nn = nn_intervals(beat_s, labels, config.rr_filter)
+        nn = nn_intervals(beat_s, labels if config.nn_normal_beats_only else None, config.rr_filter)
         beats: dict[str, Any] = {"count": len(samples), "sample": samples.tolist()}
         if labels is None:
             beats["label_reason"] = NO_MODEL
         else:
             beats["label"] = labels.tolist()
             beats["not_beats_dropped"] = rejected
+            # Rejected by the classifier but kept as Q: dropping them would have left a gap.
+            beats["not_beats_kept_for_rhythm"] = overruled
         report: dict[str, Any] = {
             "schema_version": SCHEMA_VERSION,
             "fs": self.fs,

@@ -59,7 +59,7 @@ def nn_intervals(beat_s: np.ndarray, labels: np.ndarray | None = None, rr_filter
     rr_ms = np.diff(beat_s) * 1000.0
     keep = np.ones(len(rr_ms), dtype=bool)
     if labels is None:
-        definition = "RR between consecutive detected beats (no beat classifier: every beat counts as N)"
+        definition = "RR between consecutive detected beats, every beat counted as N"
     else:
         normal = np.asarray(labels) == "N"
         keep &= normal[:-1] & normal[1:]

@@ -1,7 +1,10 @@
 """Running int8 models as the patch does: TensorFlow Lite for Microcontrollers' interpreter.
 
 Inputs are matched to the model's input tensors by shape (TFLite may reorder inputs), quantized
-with each tensor's scale and zero point, and outputs dequantized the same way.
+with each tensor's scale and zero point, and outputs dequantized the same way. A server that runs the
+same models over whole records uses `ServerInt8Model`: TensorFlow Lite's optimized kernels on the
+same bytes (the LiteRT runtime, without TensorFlow), an order of magnitude faster and at most one
+int8 step away from the patch's output.
 """
 
 from __future__ import annotations
@@ -68,6 +71,37 @@ class Int8Model:
                 raise ValueError(f"no input of shape {info.shape[1:]} among {list(shapes)}")
             order.append(matches[0])
         return order
+
+
+class ServerInt8Model(Int8Model):
+    """The same .tflite in LiteRT's (TensorFlow Lite's) interpreter with its optimized builtin kernels.
+
+    XNNPACK is left out: it moves more outputs one step off TFLM's (4 % of the rhythm network's,
+    against 1.6 % without it) for little speed. One thread: analysis workers are the unit of
+    parallelism."""
+
+    def __init__(self, model: bytes) -> None:
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+        self.model = model
+        self._lite = Interpreter(
+            model_content=model,
+            num_threads=1,
+            experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+        )
+        self._lite.allocate_tensors()
+        details = self._lite.get_input_details()
+        self._input_index = [int(d["index"]) for d in details]
+        self.inputs = [_info(d) for d in details]
+        out = self._lite.get_output_details()[0]
+        self._output_index = int(out["index"])
+        self.output = _info(out)
+
+    def invoke_int8(self, tensors: Sequence[np.ndarray]) -> np.ndarray:
+        for index, info, t in zip(self._input_index, self.inputs, tensors, strict=True):
+            self._lite.set_tensor(index, np.asarray(t, dtype=np.int8).reshape(info.shape))
+        self._lite.invoke()
+        return np.array(self._lite.get_tensor(self._output_index), dtype=np.int8).reshape(-1)
 
 
 def quantize(values: np.ndarray, info: TensorInfo) -> np.ndarray:
