@@ -20,3 +20,7 @@ MODELS = (BEAT_MODEL, VT_MODEL, RHYTHM_MODEL)
 # the VT rule wants two positive windows, and this halves the wait for the second (the alarm
 # latency), at twice the SCNN's cost only while it keeps saying VT.
 VT_CONFIRM_HOP_S = 1.25
+# Once two windows in a row said VT (the VT rule's two positives: the alarm is up), the SCNN only
+# watches for the end: a window every 5 s keeps the episode open (events' vt_stale_ms is 10 s)
+# at a quarter of the confirm rate's cost; the first negative brings back the 2.5-s hop.
+VT_SUSTAIN_HOP_S = 5.0

@@ -12,9 +12,10 @@ Top to bottom, per block of ADC codes read from the AFE's FIFO (`push_block(code
 | beat classifier     | every detected beat, once the next one is detected (firmware/inference.py |
 |                     | BeatClassifier; model_plan.BEAT_MODEL)                                     |
 | window models       | the last 10 s at 125 Hz (firmware/window_input.py): rhythm every 30 s,    |
-|                     | VT (SCNN) every 2.5 s (1.25 s after a VT window) while firmware/vt_gate.py|
-|                     | holds its gate open (a fast rate, a fast V/X pair, or beats lost in a     |
-|                     | large signal; held 10 s), as model_plan.py says                            |
+|                     | VT (SCNN) every 2.5 s (1.25 s after a first VT window, 5 s while windows  |
+|                     | keep saying VT) while firmware/vt_gate.py holds its gate open             |
+|                     | (a fast rate, a fast V/X run, or beats lost in a large signal; held       |
+|                     | 10 s) or a VT is open, as model_plan.py says                              |
 | decisions           | firmware/events.py EventDetector: beats, VT scores, rhythm probabilities, |
 |                     | lead-off (the AFE's status bit), quality, the button, ticks               |
 | outputs             | events to firmware/alerts.py (the local alarm) and, with their snippets   |
@@ -46,7 +47,7 @@ from firmware.delay_line import DelayLine
 from firmware.events import EVENT_WIRE_KEYS, EventDetector
 from firmware.hal import NullAlertHardware
 from firmware.inference import BeatClassifier, Model
-from firmware.model_plan import BEAT_MODEL, RHYTHM_MODEL, VT_CONFIRM_HOP_S, VT_MODEL
+from firmware.model_plan import BEAT_MODEL, RHYTHM_MODEL, VT_CONFIRM_HOP_S, VT_MODEL, VT_SUSTAIN_HOP_S
 from firmware.quality import SignalQuality
 from firmware.signal_path import BEAT_RING, SignalPath
 from firmware.snippets import SnippetRecorder
@@ -157,6 +158,7 @@ class Patch:
                 clf = BeatClassifier(path, lsb_nv, binding, data, BEAT_ARENA)
                 clf.on_label = self._on_label
                 self.classifier = clf
+                self.gate.labelled = True
             vt = _window_model(binding, models_dir, VT_MODEL[0])
             if vt is not None:
                 self.vt, self._vt_in, self._vt_q = vt
@@ -176,6 +178,8 @@ class Patch:
             path.on_filtered_sample = self.quality.push  # type: ignore[assignment]
         self._vt_hop = int(VT_MODEL[3] * 1000)
         self._vt_confirm = int(VT_CONFIRM_HOP_S * 1000)
+        self._vt_sustain = int(VT_SUSTAIN_HOP_S * 1000)
+        self._vt_run = 0  # SCNN windows in a row that said VT
         self._rh_hop = int(RHYTHM_MODEL[3] * 1000)
         self._next_vt = 0
         self._next_rh = 0
@@ -280,9 +284,17 @@ class Patch:
                 if self._next_vt <= now:
                     self._next_vt = now + self._vt_hop
                 self.vt_hops += 1
-                gated = self.gate.open(t_w, path.heart_rate_bpm())
+                # An open VT keeps the SCNN running until it says the VT is over: a gate that
+                # closed under it would end the alarm by silence (events' vt_stale_ms), not evidence.
+                gated = self.gate.open(t_w, path.heart_rate_bpm()) or self.detector.vt.open
                 if gated and self.vt is not None and self._run_vt(t_w) >= 500:
-                    self._next_vt = now + self._vt_confirm
+                    self._vt_run += 1
+                    if self._vt_run == 1:
+                        self._next_vt = now + self._vt_confirm
+                    else:
+                        self._next_vt = now + self._vt_sustain
+                else:
+                    self._vt_run = 0
         # The rules' clock
         t = now if final else now - DECISION_LAG_MS
         if not final and path.qrs.init_peaks < 8:

@@ -66,6 +66,7 @@ class Replayed:
     duration_s: float = 0.0
     wall_s: float = 0.0
     skipped: str | None = None
+    macs: dict[str, int] = field(default_factory=dict)  # multiply-accumulates spent per model
 
 
 def record_reference(path: str | Path) -> list[Interval] | None:
@@ -90,7 +91,8 @@ def replay_record(task: Task) -> Replayed:
     except RecordError as exc:
         # A damaged file costs its own record, not the run.
         return Replayed(name, skipped=exc.problem)
-    return Replayed(name, reference, list(result.events), result.duration_s, result.wall_s)
+    macs = {model: use.macs for model, use in result.models.items()}
+    return Replayed(name, reference, list(result.events), result.duration_s, result.wall_s, macs=macs)
 
 
 def replay_all(tasks: Sequence[Task], jobs: int) -> Iterator[tuple[int, Replayed]]:
@@ -221,6 +223,8 @@ def run_cli(args: argparse.Namespace) -> int:
     print(f"VT episodes, patch replay of {len(done)} records of {folder}" + (" (CinC 2017: false alerts only)" if cinc else "") + ":")  # fmt: skip
     print(format_table(scores))
     print(format_summary(figures))
+    budget = inference_budget(done)
+    print(format_budget(budget))
     if args.events:
         _write_events(args.events, done)
         print(f"wrote {args.events}", file=sys.stderr)
@@ -229,6 +233,7 @@ def run_cli(args: argparse.Namespace) -> int:
             "data": str(folder), "model": args.model, "cv_run": getattr(args, "cv_run", None), "layout": "cinc2017" if cinc else "wfdb",
             "rules": rules_json(),
             **figures,
+            "inference": budget,
             "records": [s.to_json() for s in scores],
             "skipped": [{"record": a.name, "reason": a.skipped} for a in answers if a.skipped is not None],
         })  # fmt: skip
@@ -279,6 +284,33 @@ def _collect(tasks: Sequence[Task], jobs: int, cinc: bool) -> list[Replayed]:
         if not cinc or score.run_events or k % 250 == 0 or k == len(tasks):
             say(sys.stderr, f"{tag} {_progress(score)} (replay {answer.wall_s:.1f} s, {time.perf_counter() - start:.0f} s in all)")  # fmt: skip
     return [a for a in answers if a is not None]
+
+
+def inference_budget(answers: Sequence[Replayed]) -> dict[str, Any]:
+    """Multiply-accumulates per 10 s of signal over all the records replayed, by model, and the
+    record that spent most: the patch's inference budget measured on what was scored."""
+    seconds = sum(a.duration_s for a in answers)
+    by_model: dict[str, int] = {}
+    for a in answers:
+        for model, macs in a.macs.items():
+            by_model[model] = by_model.get(model, 0) + macs
+    worst = max(answers, key=lambda a: sum(a.macs.values()) / max(a.duration_s, 1e-9))
+    per_10s = 10.0 / seconds if seconds > 0 else 0.0
+    return {
+        "signal_s": seconds,
+        "macs_per_10s": sum(by_model.values()) * per_10s,
+        "macs_per_10s_by_model": {m: v * per_10s for m, v in sorted(by_model.items())},
+        "worst_record": worst.name,
+        "worst_record_macs_per_10s": sum(worst.macs.values()) * 10.0 / max(worst.duration_s, 1e-9),
+    }
+
+
+def format_budget(budget: dict[str, Any]) -> str:
+    models = ", ".join(f"{m} {v / 1e6:.1f}" for m, v in budget["macs_per_10s_by_model"].items())
+    return (
+        f"inference: {budget['macs_per_10s'] / 1e6:.1f} M MAC per 10 s of signal ({models}); "
+        f"most: {budget['worst_record']} {budget['worst_record_macs_per_10s'] / 1e6:.1f} M"
+    )
 
 
 def _progress(s: RecordVtScore) -> str:

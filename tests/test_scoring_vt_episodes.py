@@ -301,11 +301,17 @@ class StandInEvent:
 
 
 @dataclass(frozen=True)
+class StandInUse:
+    macs: int
+
+
+@dataclass(frozen=True)
 class StandInResult:
     record: str
     duration_s: float
     events: list[StandInEvent]
     wall_s: float
+    models: dict[str, StandInUse]
 
 
 def stand_in_replay(events: dict[str, list[tuple[str, float, float, float]]]) -> types.ModuleType:
@@ -316,7 +322,10 @@ def stand_in_replay(events: dict[str, list[tuple[str, float, float, float]]]) ->
         header = read_header(path)
         name = Path(path).name
         rows = [StandInEvent(name, t, a, b, 0.9, e, 180, 12) for t, a, b, e in events.get(name, [])]
-        return StandInResult(name, header.sig_len / header.fs, rows, 0.01)
+        # the SCNN once per VT event and the beat classifier once a second, at 1 M MAC each
+        duration = header.sig_len / header.fs
+        uses = {"vt": StandInUse(len(rows) * 10**6), "beat": StandInUse(int(duration) * 10**6)}
+        return StandInResult(name, duration, rows, 0.01, uses)
 
     module.replay = replay  # type: ignore[attr-defined]
     return module
@@ -351,6 +360,10 @@ def test_command_end_to_end_with_a_stand_in_replay(
     assert figures["latency_median_s"] == pytest.approx(46.0 - 40.7, abs=0.05)
     assert figures["false_alerts_per_24h"] == pytest.approx(86400 / 70.0)
     assert len(jsonl.read_text().splitlines()) == 3
+    budget = figures["inference"]
+    assert budget["signal_s"] == pytest.approx(70.0, abs=0.01) and budget["worst_record"] == "207"
+    assert budget["macs_per_10s_by_model"]["vt"] == pytest.approx(3e6 * 10 / 70.0, rel=1e-3)
+    assert budget["macs_per_10s"] == pytest.approx((3e6 + 70e6) * 10 / 70.0, rel=1e-3)
     assert out.with_suffix(".png").stat().st_size > 0
     assert "episodes: Se 25.0% (1/4)" in capsys.readouterr().out
 
