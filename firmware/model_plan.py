@@ -24,3 +24,8 @@ VT_CONFIRM_HOP_S = 1.25
 # watches for the end: a window every 5 s keeps the episode open (events' vt_stale_ms is 10 s)
 # at a quarter of the confirm rate's cost; the first negative brings back the 2.5-s hop.
 VT_SUSTAIN_HOP_S = 5.0
+# A gate held open for long by a rhythm that is not VT (frequent PVC runs, fast AF with PVCs):
+# after this many windows in a row below VT_QUIET_PM per mille the hop stretches to
+# VT_SUSTAIN_HOP_S, and the first window at or above it brings back the 2.5-s hop.
+VT_QUIET_WINDOWS = const(4)
+VT_QUIET_PM = const(100)

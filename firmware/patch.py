@@ -47,7 +47,15 @@ from firmware.delay_line import DelayLine
 from firmware.events import EVENT_WIRE_KEYS, EventDetector
 from firmware.hal import NullAlertHardware
 from firmware.inference import BeatClassifier, Model
-from firmware.model_plan import BEAT_MODEL, RHYTHM_MODEL, VT_CONFIRM_HOP_S, VT_MODEL, VT_SUSTAIN_HOP_S
+from firmware.model_plan import (
+    BEAT_MODEL,
+    RHYTHM_MODEL,
+    VT_CONFIRM_HOP_S,
+    VT_MODEL,
+    VT_QUIET_PM,
+    VT_QUIET_WINDOWS,
+    VT_SUSTAIN_HOP_S,
+)
 from firmware.quality import SignalQuality
 from firmware.signal_path import BEAT_RING, SignalPath
 from firmware.snippets import SnippetRecorder
@@ -180,6 +188,7 @@ class Patch:
         self._vt_confirm = int(VT_CONFIRM_HOP_S * 1000)
         self._vt_sustain = int(VT_SUSTAIN_HOP_S * 1000)
         self._vt_run = 0  # SCNN windows in a row that said VT
+        self._vt_quiet = 0  # SCNN windows in a row, the gate open, that were far from VT
         self._rh_hop = int(RHYTHM_MODEL[3] * 1000)
         self._next_vt = 0
         self._next_rh = 0
@@ -287,7 +296,9 @@ class Patch:
                 # An open VT keeps the SCNN running until it says the VT is over: a gate that
                 # closed under it would end the alarm by silence (events' vt_stale_ms), not evidence.
                 gated = self.gate.open(t_w, path.heart_rate_bpm()) or self.detector.vt.open
-                if gated and self.vt is not None and self._run_vt(t_w) >= 500:
+                p = self._run_vt(t_w) if gated and self.vt is not None else -1
+                if p >= 500:
+                    self._vt_quiet = 0
                     self._vt_run += 1
                     if self._vt_run == 1:
                         self._next_vt = now + self._vt_confirm
@@ -295,6 +306,9 @@ class Patch:
                         self._next_vt = now + self._vt_sustain
                 else:
                     self._vt_run = 0
+                    self._vt_quiet = self._vt_quiet + 1 if 0 <= p < VT_QUIET_PM else 0
+                    if self._vt_quiet >= VT_QUIET_WINDOWS:
+                        self._next_vt = now + self._vt_sustain
         # The rules' clock
         t = now if final else now - DECISION_LAG_MS
         if not final and path.qrs.init_peaks < 8:

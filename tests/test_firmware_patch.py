@@ -19,7 +19,7 @@ from ecg_data.paths import data_root
 from ecg_data.reader import read_record
 from firmware import wire
 from firmware.delay_line import DelayLine
-from firmware.model_plan import VT_CONFIRM_HOP_S, VT_MODEL, VT_SUSTAIN_HOP_S
+from firmware.model_plan import VT_CONFIRM_HOP_S, VT_MODEL, VT_QUIET_PM, VT_QUIET_WINDOWS, VT_SUSTAIN_HOP_S
 from firmware.patch import DECISION_LAG_MS, LABEL_WAIT_MS, Patch
 from firmware.quality import SignalQuality
 from firmware.snippets import SnippetRecorder
@@ -163,6 +163,18 @@ def test_a_vt_window_brings_the_next_one_forward_and_held_vt_spaces_them(
     late = 50 if p < 0.5 else 100
     assert 0 <= gaps[0] - 1000 * first_hop_s <= late
     assert all(0 <= g - 1000 * hop_s <= late for g in gaps[1:]), gaps
+
+
+def test_windows_far_from_vt_stretch_the_hop_while_the_gate_stays_open(tmp_path: Path) -> None:
+    """Four windows in a row far below the threshold (here 0.05) and the SCNN runs every 5 s
+    instead of 2.5 s, for as long as they stay that far."""
+    run = Run(models_folder(tmp_path / "m", VT_QUIET_PM / 2000, beats=False))
+    times = invocation_times_ms(run, codes_of("223", 575, 35))
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert len(gaps) >= 5
+    quiet = VT_QUIET_WINDOWS - 1  # gaps before the fourth quiet window has run
+    assert all(0 <= g - 1000 * VT_MODEL[3] <= 50 for g in gaps[:quiet]), gaps
+    assert all(0 <= g - 1000 * VT_SUSTAIN_HOP_S <= 100 for g in gaps[quiet:]), gaps
 
 
 def test_negative_windows_open_no_vt_but_the_beats_still_give_nsvt(tmp_path: Path) -> None:
