@@ -19,6 +19,9 @@ def register(groups: Any) -> None:
     _common(vt, folds=5)
     vt.add_argument("--fs", type=int, help="the model's sampling rate in Hz (default 125)")
     vt.add_argument("--max-non-vt", type=int, help="train on at most this many non-VT windows (quick runs)")
+    vt.add_argument(
+        "--min-vt-overlap", type=float, help="share of a window VT must fill for it to be a VT window (default 0.5)"
+    )
     vt.set_defaults(run=_vt)
 
     rhythm = commands.add_parser("rhythm", help="ResNet teacher and distilled patch student on CinC 2017, 5-fold")

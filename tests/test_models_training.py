@@ -29,6 +29,28 @@ def test_stage_one_replicates_vt_to_the_non_vt_count() -> None:
     assert x_batch.shape == (50, 1250, 1) and y_batch.shape == (50,)
 
 
+def test_vt_window_overlap_reaches_the_window_labels() -> None:
+    from model_compression.datasets.vt_windows import label_windows
+    from model_compression.training.vt import config_from
+
+    assert config_from({"min_vt_overlap": 0.3}).min_vt_overlap == 0.3
+    assert config_from({}).min_vt_overlap == 0.5
+    for bad in (0.0, 1.5):
+        with pytest.raises(ValueError, match="min_vt_overlap"):
+            config_from({"min_vt_overlap": bad})
+    # mitdb 207's first 100 s (VT and flutter from 38 s), 10-s windows every second: a lower share
+    # turns windows at an episode's edges from left out (-1) into VT.
+    from ecg_data.paths import data_root
+    from ecg_data.reader import read_record
+
+    record = read_record(data_root() / "mitdb" / "207", sampto=360 * 100)
+    starts = np.arange(0.0, 90.0, 1.0)
+    half, _, _, _ = label_windows(record.annotations, record.fs, len(record.signal), starts, 10.0, 0.5)
+    third, fraction, _, _ = label_windows(record.annotations, record.fs, len(record.signal), starts, 10.0, 0.3)
+    assert (third == 1).sum() > (half == 1).sum() > 0
+    assert set(np.flatnonzero(third != half)) == set(np.flatnonzero((fraction >= 0.3) & (fraction < 0.5)))
+
+
 def test_window_statistics_use_the_patents_threshold() -> None:
     stats = window_stats(np.array([1, 1, 0, 0, 0]), np.array([0.5, 0.49, 0.51, 0.2, 0.0]))
     assert stats["sensitivity"] == 0.5  # 0.5 is VT ((X + Y) / 2), 0.49 is not

@@ -44,10 +44,13 @@ class VtTrainConfig:
     representative: int = 300
     seed: int = 0
     max_non_vt: int | None = None  # quick runs: a random subset of the non-VT windows
+    # A window is VT when VT fills at least this share of it (windows with less, but some, are left
+    # out): lower, the SCNN learns to call VT sooner after onset, which is the alarm's latency.
+    min_vt_overlap: float = 0.5
 
 
 def load(config: VtTrainConfig) -> VtWindows:
-    return load_vt_windows(VtWindowConfig(fs=config.fs))
+    return load_vt_windows(VtWindowConfig(fs=config.fs, min_vt_overlap=config.min_vt_overlap))
 
 
 def model_x(x: np.ndarray, config: VtTrainConfig) -> np.ndarray:
@@ -265,7 +268,10 @@ def _log(message: str) -> None:
 
 
 def config_from(args: dict) -> VtTrainConfig:
-    keys = {"folds", "epochs", "seed", "fs", "max_non_vt"}
+    keys = {"folds", "epochs", "seed", "fs", "max_non_vt", "min_vt_overlap"}
+    overlap = args.get("min_vt_overlap")
+    if overlap is not None and not 0.0 < overlap <= 1.0:
+        raise ValueError(f"min_vt_overlap must be in (0, 1], got {overlap}")
     return VtTrainConfig(**{k: args[k] for k in keys if args.get(k) is not None})
 
 
