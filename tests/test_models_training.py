@@ -44,6 +44,7 @@ def test_vt_window_overlap_reaches_the_window_labels() -> None:
     from ecg_data.reader import read_record
 
     record = read_record(data_root() / "mitdb" / "207", sampto=360 * 100)
+    assert record.annotations is not None
     starts = np.arange(0.0, 90.0, 1.0)
     half, _, _, _ = label_windows(record.annotations, record.fs, len(record.signal), starts, 10.0, 0.5)
     third, fraction, _, _ = label_windows(record.annotations, record.fs, len(record.signal), starts, 10.0, 0.3)
