@@ -96,8 +96,10 @@ def firmware_modules() -> dict[str, Path]:
 
 
 def vm_modules() -> dict[str, Path]:
-    """firmware_modules() plus the VM's RAM flash (`from ram_flash import RamFlash`)."""
-    return {**firmware_modules(), "ram_flash.py": PROJECT_ROOT / "hardware_sim" / "vm_ram_flash.py"}
+    """firmware_modules() plus the VM's RAM flash (`from ram_flash import RamFlash`) and fake
+    radio (`from fake_bluetooth import FakeBluetooth`)."""
+    sim = PROJECT_ROOT / "hardware_sim"
+    return {**firmware_modules(), "ram_flash.py": sim / "vm_ram_flash.py", "fake_bluetooth.py": sim / "vm_bluetooth.py"}
 
 
 def exec_vm_script(source: str, name: str) -> dict[str, Any]:
@@ -106,10 +108,10 @@ def exec_vm_script(source: str, name: str) -> dict[str, Any]:
     import sys
     from unittest import mock
 
-    from hardware_sim import vm_ram_flash
+    from hardware_sim import vm_bluetooth, vm_ram_flash
 
     namespace: dict[str, Any] = {}
-    with mock.patch.dict(sys.modules, {"ram_flash": vm_ram_flash}):
+    with mock.patch.dict(sys.modules, {"ram_flash": vm_ram_flash, "fake_bluetooth": vm_bluetooth}):
         exec(compile(source, name, "exec"), namespace)
     return namespace
 

@@ -1,6 +1,6 @@
 """firmware/device.py in the real MicroPython VM: the whole patch without models (TFLM is not in
 the WebAssembly VM) on 45 s of MIT-BIH 112 then a flat line, a button press, a store on a RAM
-flash, and a fake `bluetooth` whose IRQs the script plays as a gateway would: connect, MTU,
+flash, and the fake `bluetooth` (hardware_sim/vm_bluetooth.py) whose IRQs the script plays as a gateway would: connect, MTU,
 TIME_SYNC and CONFIG, frames, ACKs, a snippet fetched, the link dropped in the middle of it,
 a reconnection and a RESUME. The VM and CPython must send the same bytes and end with the same
 store."""
@@ -25,6 +25,7 @@ from firmware.patch import Patch
 from firmware.store import Store
 
 
+from fake_bluetooth import FakeBluetooth
 from ram_flash import RamFlash
 
 
@@ -47,78 +48,6 @@ class Button:
             self.presses.pop(0)
             return 1
         return 0
-
-
-class UUID:
-    def __init__(self, value):
-        self.value = value
-
-
-class FakeBLE:
-    def __init__(self):
-        self.handler = None
-        self.values = {}
-        self.append = {}
-        self.next = 10
-        self.conn = -1  # the connected central, -1: none
-        self.sent = []  # (session, value) of each notification on the data characteristic
-        self.updates = []  # values written with send_update (heart rate, battery)
-        self.indications = []
-        self.session = 0
-
-    def active(self, state=None):
-        return True
-
-    def config(self, **kw):
-        pass
-
-    def irq(self, handler):
-        self.handler = handler
-
-    def gap_advertise(self, interval_us, adv_data=None, resp_data=None, connectable=True):
-        pass
-
-    def gatts_register_services(self, services):
-        out = []
-        for service in services:
-            handles = []
-            for _ in service[1]:
-                handles.append(self.next)
-                self.next += 2
-            out.append(tuple(handles))
-        return tuple(out)
-
-    def gatts_set_buffer(self, handle, size, append=False):
-        self.append[handle] = append
-
-    def gatts_write(self, handle, data, send_update=False):
-        self.values[handle] = bytes(data)
-        if send_update and self.conn >= 0:
-            self.updates.append([handle, bytes(data).hex()])
-
-    def gatts_read(self, handle):
-        data = self.values.get(handle, b"")
-        if self.append.get(handle):
-            self.values[handle] = b""
-        return data
-
-    def gatts_notify(self, conn, handle, data=None):
-        if conn != self.conn:
-            raise OSError(107)  # ENOTCONN
-        self.sent.append((self.session, bytes(data)))
-
-    def gatts_indicate(self, conn, handle, data=None):
-        self.indications.append(bytes(data))
-
-
-class FakeBluetooth:
-    UUID = UUID
-
-    def __init__(self):
-        self.ble = FakeBLE()
-
-    def BLE(self):
-        return self.ble
 
 
 def pairs(msg):
@@ -165,6 +94,7 @@ def run(codes, lsb):
 
     def connect(conn, gateway_ms):
         ble.conn = conn
+        ble.mtu = 247
         ble.session += 1
         ble.handler(1, (conn, 0, b"\x00" * 6))
         ble.handler(21, (conn, 247))

@@ -1,11 +1,11 @@
 """firmware/ble_service.py is real MicroPython: it imports, builds its GATT table and runs its
-protocol in the MicroPython VM, against a tiny fake `bluetooth` written in the script (the VM
-has no radio), and sends the same notifications byte for byte as under CPython.
+protocol in the MicroPython VM, against the fake `bluetooth` of hardware_sim/vm_bluetooth.py
+(the VM has no radio), and sends the same notifications byte for byte as under CPython.
 
-The fake records what the firmware registers and sends; the script plays the stack's IRQs
-(connect, MTU exchange, writes to the control point, indication done), refuses every fifth
-notification with OSError(ENOMEM) as NimBLE does when its buffers are full, and reassembles
-what was notified with wire.FrameJoiner and wire.SnippetReassembler inside the VM.
+The script plays the stack's IRQs (connect, MTU exchange, writes to the control point,
+indication done), has the fake refuse every fifth notification with OSError(ENOMEM) as NimBLE
+does when its buffers are full, and reassembles what was notified with wire.FrameJoiner and
+wire.SnippetReassembler inside the VM.
 """
 
 from __future__ import annotations
@@ -16,77 +16,14 @@ import json
 
 import pytest
 
-from hardware_sim.micropython_vm import (
-    firmware_modules,
-    run_micropython,
-)
+from hardware_sim.micropython_vm import exec_vm_script, run_micropython, vm_modules
 
 SCRIPT = r"""
 import json
 from firmware import wire
 from firmware.crc import crc32
 from firmware.ble_service import BleService, Snippet
-
-class UUID:
-    def __init__(self, value):
-        self.value = value
-
-class FakeBLE:
-    def __init__(self):
-        self.handler = None
-        self.values = {}
-        self.append = {}
-        self.table = []
-        self.sent = []
-        self.indications = []
-        self.adverts = 0
-        self.next = 10
-        self.mtu = 23
-        self.calls = 0
-        self.busy_every = 0
-    def active(self, state=None):
-        return True
-    def config(self, **kw):
-        self.settings = kw
-    def irq(self, handler):
-        self.handler = handler
-    def gap_advertise(self, interval_us, adv_data=None, resp_data=None, connectable=True):
-        self.adverts += 1
-    def gatts_register_services(self, services):
-        out = []
-        for service in services:
-            handles = []
-            for char in service[1]:
-                handles.append(self.next)
-                self.table.append([service[0].value, char[0].value, char[1], self.next])
-                self.next += 2
-            out.append(tuple(handles))
-        return tuple(out)
-    def gatts_set_buffer(self, handle, size, append=False):
-        self.append[handle] = append
-    def gatts_write(self, handle, data, send_update=False):
-        self.values[handle] = bytes(data)
-    def gatts_read(self, handle):
-        data = self.values.get(handle, b"")
-        if self.append.get(handle):
-            self.values[handle] = b""
-        return data
-    def gatts_notify(self, conn, handle, data=None):
-        self.calls += 1
-        if self.busy_every and self.calls % self.busy_every == 0:
-            raise OSError(12)
-        if len(data) > self.mtu - 3:
-            raise OSError(22)
-        self.sent.append(bytes(data))
-    def gatts_indicate(self, conn, handle, data=None):
-        self.indications.append(bytes(data))
-
-class FakeBluetooth:
-    UUID = UUID
-    def __init__(self):
-        self.ble = FakeBLE()
-    def BLE(self):
-        return self.ble
+from fake_bluetooth import FakeBluetooth
 
 def pairs(msg):
     return sorted([[k, msg[k]] for k in msg])
@@ -102,6 +39,7 @@ for mtu in (247, 23):
     cp = svc._h_cp
     irq = ble.handler
     irq(1, (0, 0, b"\x00" * 6))
+    ble.conn = 0
     ble.mtu = mtu
     irq(21, (0, mtu))
 
@@ -141,7 +79,7 @@ for mtu in (247, 23):
 
     joiner = wire.FrameJoiner()
     frames = []
-    for value in ble.sent:
+    for _, value in ble.sent:
         frame = joiner.feed(value)
         if frame is not None:
             frames.append(wire.decode(frame))
@@ -157,7 +95,7 @@ for mtu in (247, 23):
         elif msg["kind"] == "snippet_fragment":
             reassembler.add(msg)
     whole = b""
-    for value in ble.sent:
+    for _, value in ble.sent:
         whole += value
     out.append({
         "mtu": mtu,
@@ -187,12 +125,12 @@ pytestmark = pytest.mark.usefixtures("micropython_vm")
 def _cpython() -> list:
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
-        exec(compile(SCRIPT, "ble_scenario", "exec"), {"__name__": "ble_scenario"})
+        exec_vm_script(SCRIPT, "ble_scenario")
     return json.loads(buffer.getvalue())
 
 
 def test_ble_service_runs_the_same_on_micropython() -> None:
-    result = run_micropython(SCRIPT, firmware_modules(), timeout_s=120)
+    result = run_micropython(SCRIPT, vm_modules(), timeout_s=120)
     on_vm = json.loads(result.stdout.strip().splitlines()[-1])
     assert on_vm == _cpython()
 
