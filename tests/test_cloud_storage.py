@@ -76,6 +76,17 @@ def test_ecg_compresses_well_and_fast_encoding_nearly_as_well() -> None:
     assert np.array_equal(decode_chunk(*encode_chunk(steps, fast=True), 15000, 1), steps)
 
 
+def doctors_patient(s: Session) -> Patient:
+    """A doctor and one patient of theirs, flushed so both have ids."""
+    doctor = User(username="d", email="d@example.org", role=Role.doctor, password_hash="x")
+    s.add(doctor)
+    s.flush()
+    patient = Patient(name="P", doctor_id=saved_id(doctor))
+    s.add(patient)
+    s.flush()
+    return patient
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_long_record_is_read_back_chunk_by_chunk(backend: str, tmp_path: Path) -> None:
     """A 24-h, 250-Hz record read as windows and as the analysis engine's stream, never whole."""
@@ -83,12 +94,7 @@ def test_long_record_is_read_back_chunk_by_chunk(backend: str, tmp_path: Path) -
     frames = np.tile(ecg_like(250 * 60), n // (250 * 60)).reshape(-1, 1)
     engine = make_engine(fresh_database(backend, tmp_path))
     with Session(engine, expire_on_commit=False) as s:
-        doctor = User(username="d", email="d@example.org", role=Role.doctor, password_hash="x")
-        s.add(doctor)
-        s.flush()
-        patient = Patient(name="P", doctor_id=saved_id(doctor))
-        s.add(patient)
-        s.flush()
+        patient = doctors_patient(s)
         record = Record(patient_id=saved_id(patient), source="csv", fs=250.0, n_samples=n, leads=["I"], units=["mV"],
                         lsb_mv=[0.002], chunk_frames=1 << 16)
         s.add(record)
@@ -123,12 +129,7 @@ def test_insert_rows_stores_what_the_orm_would(backend: str, tmp_path: Path) -> 
     start = datetime(2026, 3, 1, 12, 0, 0, 250_000, tzinfo=UTC)
     frames = ecg_like(5000).reshape(-1, 1)
     with Session(engine, expire_on_commit=False) as s:
-        doctor = User(username="d", email="d@example.org", role=Role.doctor, password_hash="x")
-        s.add(doctor)
-        s.flush()
-        patient = Patient(name="P", doctor_id=saved_id(doctor))
-        s.add(patient)
-        s.flush()
+        patient = doctors_patient(s)
         ids = reserve_ids(s, {"record": 2, "analysis": 0})
         assert len(ids["record"]) == 2 and ids["analysis"] == []
         rows = [

@@ -8,13 +8,9 @@ store."""
 from __future__ import annotations
 
 import pytest
+from test_firmware_patch import LSB, codes_of
 
-from ecg_data.paths import data_root
-from ecg_data.reader import read_record
-from hardware_sim.ecg_source import EcgSource
-from hardware_sim.front_end import FrontEndConfig
 from hardware_sim.micropython_vm import run_on_codes_both
-from hardware_sim.patch_qrs import lsb_nv
 
 SCRIPT = r"""
 from array import array
@@ -164,13 +160,8 @@ pytestmark = pytest.mark.usefixtures("micropython_vm")
 
 
 def test_device_runs_in_micropython_like_in_cpython() -> None:
-    mitdb = data_root() / "mitdb"
-    if not (mitdb / "112.hea").is_file():
-        pytest.skip("mitdb/112 not in the data folder")
-    config = FrontEndConfig()
-    lsb = lsb_nv(config)
-    codes = EcgSource(read_record(mitdb / "112"), 0, config, duration_s=45.0).codes().tolist() + [0] * 5000
-    vm, cpython, _ = run_on_codes_both(SCRIPT, "device_script", codes, lsb)
+    codes = codes_of("112", 0.0, 45.0) + [0] * 5000
+    vm, cpython, _ = run_on_codes_both(SCRIPT, "device_script", codes, LSB)
     assert vm == cpython
     events = [dict(f) for s, f in vm["frames"] if dict(f)["kind"] == "event"]
     assert {e["event_type"] for e in events} >= {"SYMPTOM", "PAUSE"}

@@ -6,13 +6,9 @@ at the same times, drive the devices identically and store the same records and 
 from __future__ import annotations
 
 import pytest
+from test_firmware_patch import LSB, codes_of
 
-from ecg_data.paths import data_root
-from ecg_data.reader import read_record
-from hardware_sim.ecg_source import EcgSource
-from hardware_sim.front_end import FrontEndConfig
 from hardware_sim.micropython_vm import run_on_codes_both
-from hardware_sim.patch_qrs import lsb_nv
 
 SCRIPT = r"""
 from array import array
@@ -73,13 +69,8 @@ pytestmark = pytest.mark.usefixtures("micropython_vm")
 
 
 def test_patch_main_loop_runs_in_micropython_like_in_cpython() -> None:
-    mitdb = data_root() / "mitdb"
-    if not (mitdb / "112.hea").is_file():
-        pytest.skip("mitdb/112 not in the data folder")
-    config = FrontEndConfig()
-    lsb = lsb_nv(config)
-    codes = EcgSource(read_record(mitdb / "112"), 0, config, duration_s=45.0).codes().tolist() + [0] * 1250
-    vm, cpython, vm_s = run_on_codes_both(SCRIPT, "patch_script", codes, lsb)
+    codes = codes_of("112", 0.0, 45.0) + [0] * 1250
+    vm, cpython, vm_s = run_on_codes_both(SCRIPT, "patch_script", codes, LSB)
     assert vm == cpython
     types = [r[2] for r in vm["records"]]
     assert "SYMPTOM" in types and "PAUSE" in types  # the press; the flat line's asystole
