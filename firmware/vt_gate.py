@@ -40,11 +40,10 @@ WINDOW_MS = const(10000)
 
 class VtGate:
     def __init__(self) -> None:
-        self._last_v = -RUN_RR_MS  # time of the last label if it was V or X, else far back
+        self._last_v = -WINDOW_MS - 1  # time of the last V or X label
+        self._run = 0  # V/X labels in a row (another label ends the run), each within RUN_RR_MS of the last
         self._fast_run = -WINDOW_MS - 1  # time of the last beat of a fast V/X run
         self._last_beat = -1  # time of the last detected beat
-        self._any_v = -WINDOW_MS - 1  # time of the last V or X label
-        self._run = 0  # V/X labels in a row, each within RUN_RR_MS of the last
         self.labelled = False  # a beat classifier labels the beats; without one, a fast rate suffices
         self._amp = 0  # running QRS amplitude (band-passed codes), 0: not known yet
         self._peak = 0  # the last epoch's peak
@@ -60,13 +59,11 @@ class VtGate:
     def on_label(self, t: int, label: str) -> None:
         """Each beat's label, in beat order."""
         if label == "V" or label == "X":
-            self._any_v = t
             self._run = self._run + 1 if t - self._last_v < RUN_RR_MS else 1
             if self._run >= RUN_BEATS:
                 self._fast_run = t
             self._last_v = t
         else:
-            self._last_v = t - RUN_RR_MS  # a run is labels in a row
             self._run = 0
 
     def on_epoch(self, peak: int, had_beat: bool) -> None:
@@ -80,7 +77,7 @@ class VtGate:
         """At a hop ending at t ms: run the SCNN on this window?"""
         why = 0
         if hr_bpm >= VERY_FAST_BPM or (
-            hr_bpm >= FAST_BPM and (not self.labelled or t - self._any_v < WINDOW_MS)
+            hr_bpm >= FAST_BPM and (not self.labelled or t - self._last_v < WINDOW_MS)
         ):
             why = 1
         elif t - self._fast_run < WINDOW_MS:
