@@ -230,34 +230,24 @@ out["vt_fill_us"] = best_of(fills(vt_q))
 out["rhythm_fill_us"] = best_of(fills(rh_q))
 
 # -- heap of the Patch
+def allocated(make):  # what make() returns, and the heap it took
+    gc.collect()
+    before = gc.mem_alloc()
+    made = make()
+    gc.collect()
+    return made, gc.mem_alloc() - before
+
+
 flash = RamFlash(256, 4096)
-gc.collect()
-h0 = gc.mem_alloc()
-store = Store(flash)
-gc.collect()
-h1 = gc.mem_alloc()
-patch = Patch(LSB, None, None, store, None, fs=FS, rail=RAIL)
-gc.collect()
-h2 = gc.mem_alloc()
-out["heap_store"] = h1 - h0
-out["heap_patch_no_models"] = h2 - h1
-patch = None
-store = None
-flash = None
-gc.collect()
+store, out["heap_store"] = allocated(lambda: Store(flash))
+patch, out["heap_patch_no_models"] = allocated(lambda: Patch(LSB, None, None, store, None, fs=FS, rail=RAIL))
+patch = store = flash = None
 flash = RamFlash(256, 4096)
 store = Store(flash)
 binding = Binding()
-gc.collect()
-h3 = gc.mem_alloc()
-patch = Patch(LSB, binding, MODELS, store, None, fs=FS, rail=RAIL)
-gc.collect()
-h4 = gc.mem_alloc()
-out["heap_patch_models"] = h4 - h3
+patch, out["heap_patch_models"] = allocated(lambda: Patch(LSB, binding, MODELS, store, None, fs=FS, rail=RAIL))
 out["models_present"] = [patch.classifier is not None, patch.vt is not None, patch.rhythm is not None]
-patch = None
-store = None
-flash = None
+patch = store = flash = None
 gc.collect()
 
 

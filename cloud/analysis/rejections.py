@@ -20,9 +20,9 @@ def settle_rejections(samples: np.ndarray, labels: np.ndarray) -> tuple[np.ndarr
     """The beats kept and their labels, and how many rejections were overruled."""
     labels = np.array(labels, dtype=object)
     keep = labels != NOT_A_BEAT
+    kept = np.flatnonzero(keep)  # indices of the beats kept so far, in order
     overruled = 0
     for i in np.flatnonzero(~keep):
-        kept = np.flatnonzero(keep)
         at = int(np.searchsorted(kept, i))
         if at == 0 or at == len(kept):
             continue  # nothing on one side: dropping it leaves no gap
@@ -30,6 +30,7 @@ def settle_rejections(samples: np.ndarray, labels: np.ndarray) -> tuple[np.ndarr
         local_rr = float(np.median(np.diff(samples[around]))) if len(around) > 1 else 0.0
         if local_rr > 0 and samples[kept[at]] - samples[kept[at - 1]] > GAP_FACTOR * local_rr:
             keep[i] = True
+            kept = np.insert(kept, at, i)
             labels[i] = KEPT_LABEL
             overruled += 1
     return samples[keep], labels[keep].astype(str), overruled
