@@ -68,6 +68,11 @@ def register(groups: Any) -> None:
         choices=("stage1", "stage2"),
         help="with --cv-run: which stage's models (default: the run's shipped one)",
     )
+    vt.add_argument(
+        "--beats-cv-run",
+        help="an `ecg train beats` run folder: each record its run has is replayed with the beat "
+        "classifier of the fold that held it out",
+    )
     vt.add_argument("--jobs", type=int, help="records replayed at once (default: the CPU count)")
     vt.add_argument(
         "--json", help="write the figures here, and a timeline and latency plot beside it (<stem>.png)"

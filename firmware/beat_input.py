@@ -5,7 +5,9 @@ Per beat: its window (0.25 s before to 0.45 s after the detection: 174 band-pass
 (the template), their difference, all over the template's QRS amplitude (the largest |template|
 within 6 samples of the detection, at least 0.05 mV), clipped to +-4; and RR context: previous
 and next RR over the local mean (last 8 RR) and over the longer mean (last 32 previous RR), local
-over longer mean, and local, previous, next RR in s, clipped to [0, 4].
+over longer mean, local, previous, next RR in s, the local rhythm's irregularity (4 x mean
+|successive difference| / mean of the local RRs) and the previous RR over the one before it,
+clipped to [0, 4].
 
 All in integers: samples stay band-passed ADC codes; the template is kept as twice the median
 (the sum of the two middle values), so the beat, template and difference are the exact half-code
@@ -36,6 +38,8 @@ TEMPLATE_BEATS = const(32)
 LOCAL_BEATS = const(8)
 CLIP = const(4)
 CHANNELS = const(3)
+RR_FEATURES = const(10)
+IRREGULARITY_GAIN = const(4)
 MIN_AMPLITUDE_NV = const(50000)  # 0.05 mV
 # 250 Hz history: the QRS detector reports the beats of its first 8 s at once, 8 s late.
 HISTORY = const(2048)
@@ -82,6 +86,7 @@ class BeatInput:
         self.pending = -1  # beat whose window is in the buffers, waiting for the next beat
         self.pending_at = 0
         self._prev_at = 0
+        self._prev_rr = 0  # the previous beat's previous RR, samples
         self.ready = 0  # beats handed to on_ready
 
     def push(self, x: int) -> None:
@@ -232,15 +237,23 @@ class BeatInput:
         if prev <= 0:  # a single beat: the reference's 1 s
             prev = next_rr = FS
         # local mean: the last (up to) 8 RR ending at or before this beat
+        local = self.local
+        steps = 0  # sum of |successive differences| of those RR
         if k > 0:
             slot = (k - 1) % LOCAL_BEATS
-            self.local_sum += prev - self.local[slot]
-            self.local[slot] = prev
+            self.local_sum += prev - local[slot]
+            local[slot] = prev
             ln = self.local_sum
             ld = k if k < LOCAL_BEATS else LOCAL_BEATS
+            for j in range(ld - 1):
+                d = local[(slot - j) % LOCAL_BEATS] - local[(slot - j - 1) % LOCAL_BEATS]
+                steps += d if d >= 0 else -d
         else:
             ln = prev
             ld = 1
+        before = self._prev_rr if k > 0 else prev
+        count = ld  # the irregularity's intervals and their sum, before the floor below
+        total = ln
         # longer mean: the last (up to) 32 previous-RR values, this beat's included
         slot = k % TEMPLATE_BEATS
         self.long_sum += prev - self.long[slot]
@@ -270,6 +283,15 @@ class BeatInput:
         q.set_unit(FS, 1)
         out[6] = q.q(prev)
         out[7] = q.q(next_rr)
+        # irregularity: gain * (steps / (count - 1)) / (total / count), 0 with fewer than two intervals
+        if count >= 2:
+            q.set_unit((count - 1) * total, 1)
+            out[8] = q.q(IRREGULARITY_GAIN * count * steps)
+        else:
+            out[8] = q.q(0)
+        q.set_unit(before, 1)
+        out[9] = q.q(prev)
+        self._prev_rr = prev
         self._prev_at = self.pending_at
         self.pending = -1
         self.ready = k + 1

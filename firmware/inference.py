@@ -260,12 +260,12 @@ class BeatClassifier:
     """
 
     def __init__(self, path, lsb_nv: int, binding, model, arena_size: int) -> None:
-        from firmware.beat_input import CHANNELS, CLIP, SAMPLES, BeatInput
+        from firmware.beat_input import CHANNELS, CLIP, RR_FEATURES, SAMPLES, BeatInput
 
         m = Model(binding, model, arena_size)
         self.model = m
         b = m.find_input((1, SAMPLES, CHANNELS))
-        r = m.find_input((1, 8))
+        r = m.find_input((1, RR_FEATURES))
         self.input = BeatInput(path, lsb_nv, m.inputs[b], m.quantizer(b, CLIP), m.inputs[r], m.quantizer(r, CLIP))
         self.input.on_ready = self._run
         self.on_label = _ignore_label  # on_label(k, class_index)

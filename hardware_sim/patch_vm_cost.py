@@ -45,7 +45,7 @@ from firmware.signal_path import SignalPath
 from firmware.quality import SignalQuality
 from firmware.window_input import WindowInput
 from firmware.snippets import SnippetRecorder
-from firmware.beat_input import BeatInput, CLIP as BEAT_CLIP
+from firmware.beat_input import BeatInput, CLIP as BEAT_CLIP, RR_FEATURES
 from firmware.inference import read_model, Quantizer
 from firmware.patch import Patch
 from firmware.store import Store
@@ -199,7 +199,7 @@ b = 0 if tuple(ins[0][0]) == (1, 87, 3) else 1
 bq = Quantizer(ins[b][1], ins[b][2], ins[b][3], BEAT_CLIP)
 rq = Quantizer(ins[1 - b][1], ins[1 - b][2], ins[1 - b][3], BEAT_CLIP)
 beat_buf = array("b", bytes(261))
-rr_buf = array("b", bytes(8))
+rr_buf = array("b", bytes(RR_FEATURES))
 
 
 def with_beats(path):

@@ -4,7 +4,9 @@ A beat is judged against the patient's own dominant beat, not against other pati
 its window (band-passed, decimated to `FS`), the sample-wise median of the previous
 `TEMPLATE_BEATS` windows (the dominant morphology while fewer than half the beats are ectopic)
 and their difference, all divided by the template's QRS amplitude; and its RR context relative to
-the local and the longer-term mean RR. A bundle branch block then looks like its own template, an
+the local and the longer-term mean RR, with how irregular the local rhythm is (so that a short
+interval in atrial fibrillation is not read as a premature beat) and the previous interval over
+the one before it. A bundle branch block then looks like its own template, an
 ectopic beat does not, whatever the patient's amplitude and axis: what lets a classifier trained
 on some patients judge others (de Chazal et al. 2004's lesson).
 """
@@ -21,8 +23,15 @@ TEMPLATE_BEATS = 32
 QRS_HALF_WIDTH = 6  # samples each side of the detection searched for the template's amplitude (48 ms)
 MIN_AMPLITUDE_MV = 0.05
 CLIP = 4.0  # in template amplitudes; taller is as telling as 4x and would waste int8 range
-RR_FEATURES = ("prev/local", "next/local", "prev/long", "next/long", "local/long", "local_s", "prev_s", "next_s")
+RR_FEATURES = (
+    "prev/local", "next/local", "prev/long", "next/long", "local/long", "local_s", "prev_s", "next_s",
+    "irregularity", "prev/before",
+)  # fmt: skip
 RR_CLIP = 4.0
+LOCAL_BEATS = 8  # the local mean RR's intervals (the patch's heart rate)
+# Mean |successive RR difference| over the mean RR is about 0.02 in sinus rhythm and 0.2 in atrial
+# fibrillation: times 4 it spreads over more of the int8 input's steps.
+IRREGULARITY_GAIN = 4.0
 CHANNELS = 3  # the beat, the template, their difference
 # The classifier's outputs: the AAMI classes it can learn from DS1 (Q is 5 beats there), and X for
 # detections that are not beats, so noise spikes do not become ectopic beats.
@@ -68,6 +77,36 @@ def long_rr(previous_rr: np.ndarray, record: np.ndarray) -> np.ndarray:
     return out
 
 
+def rr_context(previous_rr: np.ndarray, record: np.ndarray) -> np.ndarray:
+    """(n, 2) per beat, from its record's previous-RR values in time order (the first one standing
+    in for the interval before the first beat, as the patch has it): the irregularity
+    IRREGULARITY_GAIN * mean |successive difference| / mean RR over the last (up to) LOCAL_BEATS
+    intervals of the beats after the first, 0 with fewer than two; and the previous RR over the one
+    before it (1 for the first beat)."""
+    previous_rr = np.asarray(previous_rr, dtype=np.float64)
+    out = np.zeros((len(previous_rr), 2), dtype=np.float64)
+    record = np.asarray(record)
+    for rec in dict.fromkeys(record.tolist()):
+        idx = np.flatnonzero(record == rec)
+        rr = previous_rr[idx]
+        before = np.concatenate([rr[:1], rr[:-1]])
+        out[idx, 1] = rr / np.maximum(before, 1e-9)
+        step = np.abs(rr - before)
+        step[:2] = 0.0  # beat 1's step is to the stand-in of beat 0
+        total_rr = np.concatenate([[0.0], np.cumsum(rr)])
+        total_step = np.concatenate([[0.0], np.cumsum(step)])
+        end = np.arange(1, len(idx) + 1)
+        count = np.minimum(end - 1, LOCAL_BEATS)  # intervals of beats 1..k: k = end - 1
+        start = end - count
+        with np.errstate(invalid="ignore", divide="ignore"):
+            irregular = (
+                IRREGULARITY_GAIN * count * (total_step[end] - total_step[start + 1])
+                / ((count - 1) * (total_rr[end] - total_rr[start]))
+            )  # fmt: skip
+        out[idx, 0] = np.where(count >= 2, irregular, 0.0)
+    return out
+
+
 def amplitude(template: np.ndarray) -> np.ndarray:
     lo, hi = DETECTION - QRS_HALF_WIDTH, DETECTION + QRS_HALF_WIDTH + 1
     return np.maximum(np.abs(template[:, lo:hi]).max(axis=1), MIN_AMPLITUDE_MV)
@@ -80,13 +119,15 @@ def beat_input(windows: np.ndarray, template: np.ndarray) -> np.ndarray:
     return np.clip(x, -CLIP, CLIP).astype(np.float32)
 
 
-def rr_input(rr: np.ndarray, long_mean: np.ndarray) -> np.ndarray:
-    """(n, 8) from (previous RR, next RR, local mean RR) in s and the longer-term mean RR."""
+def rr_input(rr: np.ndarray, long_mean: np.ndarray, context: np.ndarray) -> np.ndarray:
+    """(n, 10) from (previous RR, next RR, local mean RR) in s, the longer-term mean RR and
+    rr_context's two columns."""
     rr = np.asarray(rr, dtype=np.float64)
     local = np.maximum(rr[:, 2], 0.2)
     long = np.maximum(np.asarray(long_mean, dtype=np.float64), 0.2)
     x = np.stack(
-        [rr[:, 0] / local, rr[:, 1] / local, rr[:, 0] / long, rr[:, 1] / long, local / long, local, rr[:, 0], rr[:, 1]],
+        [rr[:, 0] / local, rr[:, 1] / local, rr[:, 0] / long, rr[:, 1] / long, local / long, local, rr[:, 0], rr[:, 1],
+         context[:, 0], context[:, 1]],
         axis=1,
     )
     return np.clip(x, 0.0, RR_CLIP).astype(np.float32)

@@ -12,7 +12,15 @@ from typing import Any
 
 import numpy as np
 
-from model_compression.beat_features import BEAT_CLASSES, DECIMATE, beat_input, long_rr, rr_input, templates
+from model_compression.beat_features import (
+    BEAT_CLASSES,
+    DECIMATE,
+    beat_input,
+    long_rr,
+    rr_context,
+    rr_input,
+    templates,
+)
 from model_compression.datasets.beat_windows import BeatWindowConfig, rr_features
 from model_compression.datasets.preprocess import model_input
 
@@ -23,7 +31,7 @@ SHIPPED_MODEL = Path(__file__).resolve().parents[1] / "firmware" / "models" / "b
 
 
 def beat_model_inputs(lead_mv: np.ndarray, fs: float, times_s: np.ndarray) -> list[np.ndarray]:
-    """[beat (n, 87, 3), rr (n, 8)] for detections at `times_s` on one lead sampled at `fs`."""
+    """[beat (n, 87, 3), rr (n, 10)] for detections at `times_s` on one lead sampled at `fs`."""
     config = BeatWindowConfig()
     signal = model_input(np.asarray(lead_mv, dtype=np.float64).reshape(-1, 1), fs, FS)[:, 0]
     before = round(config.before_s * FS)
@@ -36,7 +44,7 @@ def beat_model_inputs(lead_mv: np.ndarray, fs: float, times_s: np.ndarray) -> li
     template = templates(windows, np.zeros(len(windows), dtype=np.int8))
     rr = fill_rr(rr_features(times_s, config.rr_beats))
     one_record = np.zeros(len(rr), dtype=np.int8)
-    return [beat_input(windows, template), rr_input(rr, long_rr(rr[:, 0], one_record))]
+    return [beat_input(windows, template), rr_input(rr, long_rr(rr[:, 0], one_record), rr_context(rr[:, 0], one_record))]
 
 
 def fill_rr(rr: np.ndarray) -> np.ndarray:

@@ -18,7 +18,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -119,50 +119,81 @@ def replay_all(tasks: Sequence[Task], jobs: int) -> Iterator[tuple[int, Replayed
 def models_folder(model: str | None) -> Iterator[str | None]:
     """None (the replay's shipped models), or a temporary folder of the shipped models with the VT
     model replaced by `model` (links, nothing copied)."""
+    from firmware.model_plan import VT_MODEL
+
     if model is None:
         yield None
         return
     with tempfile.TemporaryDirectory(prefix="ecg-vt-models-") as tmp:
-        link_models(Path(tmp), Path(model))
+        link_models(Path(tmp), {VT_MODEL[0]: Path(model)})
         yield tmp
 
 
-def link_models(folder: Path, vt_model: Path) -> None:
-    """Links in `folder` to the shipped models, the VT model replaced by `vt_model`."""
-    from firmware.model_plan import VT_MODEL
+def link_models(folder: Path, replaced: Mapping[str, Path]) -> None:
+    """Links in `folder` to the shipped models, those named in `replaced` (file name -> model)
+    replaced."""
     from model_compression.training.model_card import FIRMWARE_MODELS
 
     for shipped in FIRMWARE_MODELS.iterdir():
-        if shipped.is_file() and shipped.name != VT_MODEL[0]:
+        if shipped.is_file() and shipped.name not in replaced:
             (folder / shipped.name).symlink_to(shipped.resolve())
-    (folder / VT_MODEL[0]).symlink_to(vt_model.resolve())
+    for name, model in replaced.items():
+        (folder / name).symlink_to(model.resolve())
+
+
+@contextmanager
+def model_sets(plan: Mapping[str, Mapping[str, Path]]) -> Iterator[dict[str, str]]:
+    """Record -> a temporary models folder: the shipped models with that record's replacements
+    (file name -> model); records with the same replacements share a folder."""
+    with tempfile.TemporaryDirectory(prefix="ecg-cv-models-") as tmp:
+        folders: dict[tuple[tuple[str, str], ...], str] = {}
+        owner: dict[str, str] = {}
+        for record, replaced in plan.items():
+            key = tuple(sorted((name, str(model)) for name, model in replaced.items()))
+            if key not in folders:
+                target = Path(tmp) / f"set{len(folders)}"
+                target.mkdir()
+                link_models(target, replaced)
+                folders[key] = str(target)
+            owner[record] = folders[key]
+        yield owner
+
+
+def fold_models(run: str | Path, file_name: str) -> dict[str, Path]:
+    """Record ("vfdb/418") -> `file_name` in the folder of the cross-validation fold that held that
+    record out (training keeps each fold's int8 models and its validation records)."""
+    results = sorted((Path(run) / "cv").glob("fold*/result.json"))
+    if not results:
+        raise FileNotFoundError(f"{run}: no cross-validation folds (cv/fold*/result.json)")
+    owner: dict[str, Path] = {}
+    for result in results:
+        model = result.parent / file_name
+        if not model.is_file():
+            raise FileNotFoundError(f"{model}: missing (a run from before folds kept their models?)")
+        records = json.loads(result.read_text()).get("val_records")
+        if not records:
+            raise FileNotFoundError(f"{result}: no val_records (a run from before folds listed them?)")
+        owner.update({r: model for r in records})
+    return owner
+
+
+def vt_fold_models(run: str | Path, variant: str | None) -> dict[str, Path]:
+    """fold_models of an `ecg train vt` run; the variant defaults to the one the run shipped."""
+    from model_compression.training.vt import EXPORT_NAME
+
+    if variant is None:
+        chosen = Path(run) / "final" / "variant.json"
+        variant = json.loads(chosen.read_text()) if chosen.is_file() else "stage1"
+    return fold_models(run, f"{EXPORT_NAME}_{variant}.tflite")
 
 
 @contextmanager
 def cv_folders(run: str, variant: str | None) -> Iterator[dict[str, str]]:
-    """Record ("vfdb/418") -> models folder holding the VT model of the cross-validation fold that
-    held that record out (`ecg train vt` keeps each fold's int8 models), so that every record is
-    scored by a model that never saw its patient. The variant defaults to the one the run shipped."""
-    from model_compression.training.vt import EXPORT_NAME
+    """Record -> models folder holding the VT model of the fold that held that record out, so that
+    every record is scored by a model that never saw its patient."""
+    from firmware.model_plan import VT_MODEL
 
-    folder = Path(run)
-    if variant is None:
-        chosen = folder / "final" / "variant.json"
-        variant = json.loads(chosen.read_text()) if chosen.is_file() else "stage1"
-    results = sorted((folder / "cv").glob("fold*/result.json"))
-    if not results:
-        raise FileNotFoundError(f"{folder}: no cross-validation folds (cv/fold*/result.json)")
-    with tempfile.TemporaryDirectory(prefix="ecg-vt-cv-") as tmp:
-        owner: dict[str, str] = {}
-        for result in results:
-            model = result.parent / f"{EXPORT_NAME}_{variant}.tflite"
-            if not model.is_file():
-                raise FileNotFoundError(f"{model}: missing (a run from before folds kept their models?)")
-            records = json.loads(result.read_text()).get("val_records") or []
-            target = Path(tmp) / result.parent.name
-            target.mkdir()
-            link_models(target, model)
-            owner.update({r: str(target) for r in records})
+    with model_sets({r: {VT_MODEL[0]: m} for r, m in vt_fold_models(run, variant).items()}) as owner:
         yield owner
 
 
@@ -198,20 +229,20 @@ def run_cli(args: argparse.Namespace) -> int:
         raise UserFacingError("--jobs must be at least 1")
     folder = Path(args.data)
     jobs = args.jobs or os.cpu_count() or 1
-    with models_folder(args.model) as models_dir, _cv_or_none(args) as by_record:
-        try:
-            tasks, cinc = record_tasks(folder, parse_names(args.records), models_dir)
-        except (FileNotFoundError, RecordError) as exc:
-            raise UserFacingError(str(exc)) from exc
-        if by_record is not None:
-            tasks, unseen = _fold_tasks(tasks, folder.name, by_record)
-            if unseen:
-                say(
-                    sys.stderr,
-                    f"{len(unseen)} records in no fold of {args.cv_run}, left out: {', '.join(unseen[:10])}",
-                )
-        if not tasks:
-            raise UserFacingError(f"{folder}: no record with annotations and no {CINC_REFERENCE}")
+    try:
+        tasks, cinc = record_tasks(folder, parse_names(args.records), None)
+        plan, tasks, unseen = replacement_plan(
+            tasks, folder.name, args.model, getattr(args, "cv_run", None), getattr(args, "variant", None),
+            getattr(args, "beats_cv_run", None),
+        )  # fmt: skip
+    except (FileNotFoundError, RecordError) as exc:
+        raise UserFacingError(str(exc)) from exc
+    if unseen:
+        say(sys.stderr, f"{len(unseen)} records in no fold of {args.cv_run}, left out: {', '.join(unseen[:10])}")
+    if not tasks:
+        raise UserFacingError(f"{folder}: no record with annotations and no {CINC_REFERENCE}")
+    with model_sets(plan) as owner:
+        tasks = [dataclasses.replace(t, models_dir=owner.get(_key(folder.name, t))) for t in tasks]
         _note_model(args.model)
         say(sys.stderr, f"replaying {len(tasks)} records of {folder} in {min(jobs, len(tasks))} processes")
         answers = _collect(tasks, min(jobs, len(tasks)), cinc)
@@ -243,31 +274,41 @@ def run_cli(args: argparse.Namespace) -> int:
     return 0
 
 
-@contextmanager
-def _cv_or_none(args: argparse.Namespace) -> Iterator[dict[str, str] | None]:
-    from ecg_cli.main import UserFacingError
+def replacement_plan(
+    tasks: list[Task], database: str, vt_model: str | None, vt_run: str | None, variant: str | None,
+    beats_run: str | None,
+) -> tuple[dict[str, dict[str, Path]], list[Task], list[str]]:  # fmt: skip
+    """Which shipped models each record is replayed without: `vt_model` for every record; with
+    `vt_run`, the VT model of the fold that held the record out (records in no fold are left out);
+    with `beats_run` (an `ecg train beats` run), the beat classifier of the fold that held the record
+    out, for the records it has (the others keep the shipped one, which never saw them either).
+    Returns the plan (record -> file name -> model), the tasks kept and the records left out."""
+    from firmware.model_plan import BEAT_MODEL, VT_MODEL
 
-    run = getattr(args, "cv_run", None)
-    if not run:
-        yield None
-        return
-    try:
-        with cv_folders(run, getattr(args, "variant", None)) as owner:
-            yield owner
-    except FileNotFoundError as exc:
-        raise UserFacingError(str(exc)) from exc
-
-
-def _fold_tasks(tasks: list[Task], database: str, by_record: dict[str, str]) -> tuple[list[Task], list[str]]:
-    """Each task with the models folder of the fold that held its record out; the records no fold held."""
+    vt_folds = vt_fold_models(vt_run, variant) if vt_run else None
+    beat_folds = fold_models(beats_run, BEAT_MODEL[0]) if beats_run else {}
+    plan: dict[str, dict[str, Path]] = {}
     kept, unseen = [], []
     for task in tasks:
-        key = f"{database}/{Path(task.path).name}"
-        if key in by_record:
-            kept.append(dataclasses.replace(task, models_dir=by_record[key]))
-        else:
+        key = _key(database, task)
+        if vt_folds is not None and key not in vt_folds:
             unseen.append(key)
-    return kept, unseen
+            continue
+        kept.append(task)
+        replaced: dict[str, Path] = {}
+        if vt_model is not None:
+            replaced[VT_MODEL[0]] = Path(vt_model)
+        if vt_folds is not None:
+            replaced[VT_MODEL[0]] = vt_folds[key]
+        if key in beat_folds:
+            replaced[BEAT_MODEL[0]] = beat_folds[key]
+        if replaced:
+            plan[key] = replaced
+    return plan, kept, unseen
+
+
+def _key(database: str, task: Task) -> str:
+    return f"{database}/{Path(task.path).name}"
 
 
 def _collect(tasks: Sequence[Task], jobs: int, cinc: bool) -> list[Replayed]:

@@ -23,7 +23,7 @@ import pytest
 
 from ecg_data.paths import data_root
 from ecg_data.wfdb_records import read_wfdb
-from firmware.beat_input import HISTORY, BeatInput
+from firmware.beat_input import HISTORY, RR_FEATURES, BeatInput
 from firmware.inference import BeatClassifier, Model, Quantizer, read_model
 from firmware.resample import Resampler
 from firmware.signal_path import SignalPath
@@ -122,7 +122,7 @@ def run_beats(codes: np.ndarray, lsb: int) -> dict:
     binding = TflmBinding()
     clf = BeatClassifier(path, lsb, binding, model, BEAT_ARENA)
     m = clf.model
-    b, r = m.find_input((1, 87, 3)), m.find_input((1, 8))
+    b, r = m.find_input((1, 87, 3)), m.find_input((1, RR_FEATURES))
     fed: dict[str, list] = {"beat": [], "rr": [], "label": [], "index": []}
 
     def on_label(k: int, label: int) -> None:
@@ -176,9 +176,9 @@ def test_beat_classifier_inputs_are_the_references_bytes(name: str) -> None:
     np.testing.assert_array_equal(run["index"], run["beats"])
 
     model = Int8Model(beat_pipeline.SHIPPED_MODEL.read_bytes())
-    b, r = model.input_order([(87, 3), (8,)])
+    b, r = model.input_order([(87, 3), (RR_FEATURES,)])
     fed_beat = np.frombuffer(b"".join(run["beat"]), np.int8).reshape(n, 87, 3)
-    fed_rr = np.frombuffer(b"".join(run["rr"]), np.int8).reshape(n, 8)
+    fed_rr = np.frombuffer(b"".join(run["rr"]), np.int8).reshape(n, RR_FEATURES)
     labels = np.asarray(run["label"])
 
     # The same band-passed signal (the firmware's integers, in mV, in input time): identical bytes.
@@ -187,7 +187,7 @@ def test_beat_classifier_inputs_are_the_references_bytes(name: str) -> None:
     same = reference_int8(model, aligned, run["beats"], aligned)
     m = n - 1  # the last window runs past the end of the stream, where the two pad differently
     np.testing.assert_array_equal(fed_beat[:m], same[b].reshape(n, 87, 3)[:m])
-    np.testing.assert_array_equal(fed_rr, same[r].reshape(n, 8))
+    np.testing.assert_array_equal(fed_rr, same[r].reshape(n, RR_FEATURES))
     ref_labels = np.array([model.invoke_int8([same[0][i], same[1][i]]).argmax() for i in range(n)])
     assert (ref_labels[:m] == labels[:m]).all()
 
@@ -195,7 +195,7 @@ def test_beat_classifier_inputs_are_the_references_bytes(name: str) -> None:
     own = reference_int8(model, codes * config.lsb_mv, run["beats"], None)
     diff = np.abs(fed_beat[:m].astype(int) - own[b].reshape(n, 87, 3)[:m])
     assert diff.max() <= 1 and diff.mean() < 0.01, diff.mean()
-    np.testing.assert_array_equal(fed_rr, own[r].reshape(n, 8))
+    np.testing.assert_array_equal(fed_rr, own[r].reshape(n, RR_FEATURES))
     own_labels = np.array([model.invoke_int8([own[0][i], own[1][i]]).argmax() for i in range(n)])
     assert (own_labels[:m] == labels[:m]).mean() >= 0.995
 
@@ -213,7 +213,7 @@ def test_templates_use_sorted_columns_exactly() -> None:
 
     rng = np.random.default_rng(5)
     dummy = Quantizer(1, 5, 0, 4)
-    bi = BeatInput(Path(), 305, bytearray(261), dummy, bytearray(8), dummy)
+    bi = BeatInput(Path(), 305, bytearray(261), dummy, bytearray(RR_FEATURES), dummy)
     windows = rng.integers(-3000, 3000, (80, 87))
     windows[::7] = windows[3]  # ties
     for k, w in enumerate(windows):

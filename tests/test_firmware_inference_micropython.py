@@ -16,6 +16,7 @@ import pytest
 
 from ecg_data.paths import data_root
 from ecg_data.wfdb_records import read_wfdb
+from firmware.beat_input import RR_FEATURES
 from hardware_sim.ecg_source import EcgSource
 from hardware_sim.front_end import FrontEndConfig
 from hardware_sim.micropython_vm import (
@@ -35,7 +36,7 @@ mem_alloc = getattr(gc, "mem_alloc", lambda: 0)
 from firmware.signal_path import SignalPath
 from firmware.resample import Resampler
 from firmware.inference import Quantizer, read_model
-from firmware.beat_input import BeatInput
+from firmware.beat_input import RR_FEATURES, BeatInput
 from firmware.window_input import WindowInput
 try:
     import hostclock
@@ -56,7 +57,7 @@ path = SignalPath(250, LSB)
 gc.collect()
 heap1 = mem_alloc()
 beats = BeatInput(path, LSB, array("b", bytes(261)), Quantizer(ins[b][1], ins[b][2], ins[b][3], 4),
-                  array("b", bytes(8)), Quantizer(ins[1 - b][1], ins[1 - b][2], ins[1 - b][3], 4))
+                  array("b", bytes(RR_FEATURES)), Quantizer(ins[1 - b][1], ins[1 - b][2], ins[1 - b][3], 4))
 gc.collect()
 heap2 = mem_alloc()
 windows = WindowInput(LSB)
@@ -144,7 +145,7 @@ def test_input_builders_give_the_same_bytes_on_micropython(tmp_path) -> None:
     assert n_beats > 40 and n_windows >= 5
     assert result.files["beats.bin"] == on_cpython["beats.bin"]
     assert result.files["windows.bin"] == on_cpython["windows.bin"]
-    assert len(on_cpython["beats.bin"]) == n_beats * 269
+    assert len(on_cpython["beats.bin"]) == n_beats * (261 + RR_FEATURES)
     report = {
         "beats": n_beats,
         "beat_input_us_per_beat": beat_us / n_beats,  # all its pushes (per-sample ring writes) included

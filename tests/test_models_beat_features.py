@@ -10,11 +10,14 @@ import pytest
 from model_compression.beat_features import (
     CLIP,
     DETECTION,
+    IRREGULARITY_GAIN,
+    LOCAL_BEATS,
     MIN_AMPLITUDE_MV,
     SAMPLES,
     TEMPLATE_BEATS,
     beat_input,
     long_rr,
+    rr_context,
     rr_input,
     templates,
 )
@@ -68,9 +71,27 @@ def test_beat_input_is_in_template_amplitudes_and_clipped() -> None:
 
 
 def test_rr_input_relates_each_interval_to_the_local_and_long_means() -> None:
-    x = rr_input(np.array([[0.5, 1.2, 1.0], [10.0, 1.0, 1.0]]), np.array([0.8, 1.0]))
-    np.testing.assert_allclose(x[0], [0.5, 1.2, 0.625, 1.5, 1.25, 1.0, 0.5, 1.2])
+    context = np.array([[0.3, 0.5], [0.0, 10.0]])
+    x = rr_input(np.array([[0.5, 1.2, 1.0], [10.0, 1.0, 1.0]]), np.array([0.8, 1.0]), context)
+    np.testing.assert_allclose(x[0], [0.5, 1.2, 0.625, 1.5, 1.25, 1.0, 0.5, 1.2, 0.3, 0.5])
     assert x[1].max() <= 4.0  # a long pause is clipped, not an overflow of the int8 input
+
+
+def test_rr_context_is_the_local_irregularity_and_the_last_change() -> None:
+    rng = np.random.default_rng(3)
+    rr = np.concatenate([rng.uniform(0.5, 1.3, 30), np.full(20, 0.8)])
+    record = np.array([0] * 30 + [1] * 20)
+    c = rr_context(rr, record)
+    for start, end in ((0, 30), (30, 50)):
+        for k in range(end - start):
+            m = min(k, LOCAL_BEATS)  # the first value of a record only stands in for a missing one
+            last = rr[start + k - m + 1 : start + k + 1]
+            expected = IRREGULARITY_GAIN * np.abs(np.diff(last)).mean() / last.mean() if m >= 2 else 0.0
+            assert c[start + k, 0] == pytest.approx(expected)
+            before = rr[start + max(k - 1, 0)]
+            assert c[start + k, 1] == pytest.approx(rr[start + k] / before)
+    # An irregular rhythm stands apart from a regular one; a record starts afresh.
+    assert c[10:30, 0].min() > 0.2 and (c[32:, 0] == 0).all() and c[30, 1] == 1.0
 
 
 def test_missing_neighbours_are_filled_from_the_other_side() -> None:

@@ -12,6 +12,8 @@ import pytest
 pytest.importorskip("tensorflow")
 
 from ecg_cli.main import main
+from model_compression.beat_features import DETECTION
+from model_compression.training.beats import stretch_together
 from model_compression.training.tflm import Int8Model
 from model_compression.training.vt import Stage1Batches, VtTrainConfig, window_stats
 
@@ -56,6 +58,18 @@ def test_window_statistics_use_the_patents_threshold() -> None:
     stats = window_stats(np.array([1, 1, 0, 0, 0]), np.array([0.5, 0.49, 0.51, 0.2, 0.0]))
     assert stats["sensitivity"] == 0.5  # 0.5 is VT ((X + Y) / 2), 0.49 is not
     assert stats["specificity"] == pytest.approx(2 / 3)
+
+
+def test_stretch_widens_beat_and_template_alike_about_the_detection() -> None:
+    n = 87
+    spike = np.maximum(0.0, 1.0 - np.abs(np.arange(n) - DETECTION) / 3.0)[None, :].repeat(4, axis=0)
+    rng = np.random.default_rng(0)
+    beat, template = stretch_together(spike, spike * 2, rng, (2.0, 2.0), 1.0)
+    assert np.allclose(template, 2 * beat)  # the same resampling for both
+    assert np.argmax(beat[0]) == DETECTION and beat[0, DETECTION] == pytest.approx(1.0)
+    assert np.count_nonzero(beat[0] > 0.01) == 2 * np.count_nonzero(spike[0] > 0.01) + 1
+    same, _ = stretch_together(spike, spike, rng, (2.0, 2.0), 0.0)
+    assert np.array_equal(same, spike)
 
 
 def test_train_beats_end_to_end(tmp_path: Path) -> None:

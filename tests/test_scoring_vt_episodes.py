@@ -425,12 +425,37 @@ def test_cv_run_gives_each_record_the_model_of_the_fold_that_held_it_out(tmp_pat
         assert (Path(owner["vfdb/418"]) / "vt_scnn.tflite").read_bytes() == b"0stage2"
         assert (Path(owner["vfdb/419"]) / "vt_scnn.tflite").read_bytes() == b"1stage2"
         assert owner["vfdb/418"] == owner["cinc2017/A00001"]
-        tasks = [vt_eval.Task(str(tmp_path / n), False, None) for n in ("418", "419", "420")]
-        kept, unseen = vt_eval._fold_tasks(tasks, "vfdb", owner)
-        assert [t.models_dir for t in kept] == [owner["vfdb/418"], owner["vfdb/419"]]
-        assert unseen == ["vfdb/420"]
+    tasks = [vt_eval.Task(str(tmp_path / n), False, None) for n in ("418", "419", "420")]
+    plan, kept, unseen = vt_eval.replacement_plan(tasks, "vfdb", None, str(run), None, None)
+    assert [Path(t.path).name for t in kept] == ["418", "419"] and unseen == ["vfdb/420"]
+    assert plan["vfdb/419"] == {"vt_scnn.tflite": run / "cv" / "fold1" / "vt_scnn_stage2.tflite"}
     with vt_eval.cv_folders(str(run), "stage1") as owner:
         assert (Path(owner["vfdb/419"]) / "vt_scnn.tflite").read_bytes() == b"1stage1"
     (run / "cv" / "fold1" / "vt_scnn_stage1.tflite").unlink()
     with pytest.raises(FileNotFoundError, match="missing"), vt_eval.cv_folders(str(run), "stage1"):
         pass
+
+
+def test_beats_cv_run_gives_its_records_their_folds_beat_classifier(tmp_path: Path) -> None:
+    beats = tmp_path / "beats"
+    for k, records in enumerate((["mitdb/207"], ["mitdb/201", "mitdb/202"])):
+        fold = beats / "cv" / f"fold{k}"
+        fold.mkdir(parents=True)
+        (fold / "result.json").write_text(json.dumps({"fold": k, "val_records": records}))
+        (fold / "beat_classifier.tflite").write_bytes(f"beats{k}".encode())
+    model = tmp_path / "vt.tflite"
+    model.write_bytes(b"vt")
+    tasks = [vt_eval.Task(str(tmp_path / n), False, None) for n in ("201", "207", "223")]
+    plan, kept, unseen = vt_eval.replacement_plan(tasks, "mitdb", str(model), None, None, str(beats))
+    assert kept == tasks and unseen == []
+    # Every record gets the VT model asked for; only the run's own records a fold's beat classifier.
+    assert plan["mitdb/223"] == {"vt_scnn.tflite": model}
+    assert plan["mitdb/201"]["beat_classifier.tflite"] == beats / "cv" / "fold1" / "beat_classifier.tflite"
+    with vt_eval.model_sets(plan) as owner:
+        assert (Path(owner["mitdb/207"]) / "beat_classifier.tflite").read_bytes() == b"beats0"
+        assert (Path(owner["mitdb/207"]) / "vt_scnn.tflite").read_bytes() == b"vt"
+        assert (Path(owner["mitdb/223"]) / "rhythm_resnet.tflite").is_file()  # the shipped ones
+        assert len({owner[r] for r in plan}) == 3
+    (beats / "cv" / "fold0" / "result.json").write_text(json.dumps({"fold": 0}))
+    with pytest.raises(FileNotFoundError, match="val_records"):
+        vt_eval.replacement_plan(tasks, "mitdb", None, None, None, str(beats))

@@ -52,21 +52,24 @@ class PatchBeatClassifier:
             DECIMATE,
             beat_input,
             long_rr,
+            rr_context,
             rr_input,
             templates,
         )
 
         decimated = np.asarray(windows, dtype=np.float32)[:, ::DECIMATE, 0]
         rr = np.asarray(rr_features, dtype=np.float64)
-        n, kept = len(decimated), len(self.windows)
-        # The same template and long-term RR as over a whole record: computed over the kept history
-        # followed by this batch, of which the last n rows are this batch's.
+        kept = len(self.windows)
+        # The same template and RR context as over a whole record: computed over the kept history
+        # followed by this batch, whose rows come after the first `kept`.
         history = np.concatenate([np.asarray(self.windows, dtype=np.float32).reshape(kept, decimated.shape[1]), decimated])
         template = templates(history, np.zeros(len(history), dtype=np.int8))[kept:]
-        long_mean = long_rr(np.concatenate([np.asarray(self.previous_rr), rr[:, 0]]), np.zeros(kept + n))[kept:]
+        previous = np.concatenate([np.asarray(self.previous_rr), rr[:, 0]])
+        long_mean = long_rr(previous, np.zeros(len(previous)))[kept:]
+        context = rr_context(previous, np.zeros(len(previous)))[kept:]
         self.windows.extend(decimated)
         self.previous_rr.extend(rr[:, 0].tolist())
-        scores = self.model.predict_int8([beat_input(decimated, template), rr_input(rr, long_mean)])
+        scores = self.model.predict_int8([beat_input(decimated, template), rr_input(rr, long_mean, context)])
         return [NOT_A_BEAT if BEAT_CLASSES[i] == "X" else BEAT_CLASSES[i] for i in scores.argmax(axis=1)]
 
 
