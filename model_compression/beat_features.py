@@ -107,6 +107,14 @@ def rr_context(previous_rr: np.ndarray, record: np.ndarray) -> np.ndarray:
     return out
 
 
+def rr_model_input(rr: np.ndarray, previous_rr: np.ndarray, record: np.ndarray) -> np.ndarray:
+    """rr_input of the beats `rr` (previous RR, next RR, local mean RR in s), whose longer-term mean
+    and RR context come from `previous_rr`: every beat's previous RR in time order per `record`,
+    ending with these beats' own (earlier beats first, as a patch's kept history is)."""
+    kept = len(previous_rr) - len(rr)
+    return rr_input(rr, long_rr(previous_rr, record)[kept:], rr_context(previous_rr, record)[kept:])
+
+
 def amplitude(template: np.ndarray) -> np.ndarray:
     lo, hi = DETECTION - QRS_HALF_WIDTH, DETECTION + QRS_HALF_WIDTH + 1
     return np.maximum(np.abs(template[:, lo:hi]).max(axis=1), MIN_AMPLITUDE_MV)

@@ -12,15 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from model_compression.beat_features import (
-    BEAT_CLASSES,
-    DECIMATE,
-    beat_input,
-    long_rr,
-    rr_context,
-    rr_input,
-    templates,
-)
+from model_compression.beat_features import BEAT_CLASSES, DECIMATE, beat_input, rr_model_input, templates
 from model_compression.datasets.beat_windows import BeatWindowConfig, rr_features
 from model_compression.datasets.preprocess import model_input
 
@@ -44,7 +36,7 @@ def beat_model_inputs(lead_mv: np.ndarray, fs: float, times_s: np.ndarray) -> li
     template = templates(windows, np.zeros(len(windows), dtype=np.int8))
     rr = fill_rr(rr_features(times_s, config.rr_beats))
     one_record = np.zeros(len(rr), dtype=np.int8)
-    return [beat_input(windows, template), rr_input(rr, long_rr(rr[:, 0], one_record), rr_context(rr[:, 0], one_record))]
+    return [beat_input(windows, template), rr_model_input(rr, rr[:, 0], one_record)]
 
 
 def fill_rr(rr: np.ndarray) -> np.ndarray:

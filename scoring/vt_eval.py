@@ -115,20 +115,6 @@ def replay_all(tasks: Sequence[Task], jobs: int) -> Iterator[tuple[int, Replayed
             raise
 
 
-@contextmanager
-def models_folder(model: str | None) -> Iterator[str | None]:
-    """None (the replay's shipped models), or a temporary folder of the shipped models with the VT
-    model replaced by `model` (links, nothing copied)."""
-    from firmware.model_plan import VT_MODEL
-
-    if model is None:
-        yield None
-        return
-    with tempfile.TemporaryDirectory(prefix="ecg-vt-models-") as tmp:
-        link_models(Path(tmp), {VT_MODEL[0]: Path(model)})
-        yield tmp
-
-
 def link_models(folder: Path, replaced: Mapping[str, Path]) -> None:
     """Links in `folder` to the shipped models, those named in `replaced` (file name -> model)
     replaced."""
@@ -187,17 +173,7 @@ def vt_fold_models(run: str | Path, variant: str | None) -> dict[str, Path]:
     return fold_models(run, f"{EXPORT_NAME}_{variant}.tflite")
 
 
-@contextmanager
-def cv_folders(run: str, variant: str | None) -> Iterator[dict[str, str]]:
-    """Record -> models folder holding the VT model of the fold that held that record out, so that
-    every record is scored by a model that never saw its patient."""
-    from firmware.model_plan import VT_MODEL
-
-    with model_sets({r: {VT_MODEL[0]: m} for r, m in vt_fold_models(run, variant).items()}) as owner:
-        yield owner
-
-
-def record_tasks(folder: Path, names: list[str] | None, models_dir: str | None) -> tuple[list[Task], bool]:
+def record_tasks(folder: Path, names: list[str] | None) -> tuple[list[Task], bool]:
     """The records to replay and whether the folder is in the CinC 2017 layout."""
     cinc = (folder / CINC_REFERENCE).is_file()
     if cinc:
@@ -209,7 +185,7 @@ def record_tasks(folder: Path, names: list[str] | None, models_dir: str | None) 
         paths = [folder / n for n in chosen]
     else:
         paths = annotated_paths(folder, names)
-    return [Task(str(p), cinc, models_dir) for p in paths], cinc
+    return [Task(str(p), cinc, None) for p in paths], cinc
 
 
 def run_cli(args: argparse.Namespace) -> int:
@@ -230,7 +206,7 @@ def run_cli(args: argparse.Namespace) -> int:
     folder = Path(args.data)
     jobs = args.jobs or os.cpu_count() or 1
     try:
-        tasks, cinc = record_tasks(folder, parse_names(args.records), None)
+        tasks, cinc = record_tasks(folder, parse_names(args.records))
         plan, tasks, unseen = replacement_plan(
             tasks, folder.name, args.model, getattr(args, "cv_run", None), getattr(args, "variant", None),
             getattr(args, "beats_cv_run", None),

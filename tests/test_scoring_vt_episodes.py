@@ -8,6 +8,7 @@ import json
 import math
 import sys
 import types
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -258,14 +259,17 @@ def test_model_folder_replaces_only_the_vt_model(tmp_path: Path) -> None:
 
     model = tmp_path / "candidate.tflite"
     model.write_bytes(b"TFL3 stand-in")
-    with vt_eval.models_folder(str(model)) as folder:
-        assert folder is not None
+    tasks = [vt_eval.Task(str(tmp_path / "418"), False, None)]
+    plan, _, _ = vt_eval.replacement_plan(tasks, "vfdb", str(model), None, None, None)
+    with vt_eval.model_sets(plan) as owner:
+        folder = owner["vfdb/418"]
         assert (Path(folder) / VT_MODEL[0]).read_bytes() == b"TFL3 stand-in"
         shipped = {p.name for p in FIRMWARE_MODELS.iterdir() if p.is_file()} - {VT_MODEL[0]}
         assert shipped <= {p.name for p in Path(folder).iterdir()}
     assert not Path(folder).exists()
-    with vt_eval.models_folder(None) as none:
-        assert none is None
+    plan, _, _ = vt_eval.replacement_plan(tasks, "vfdb", None, None, None, None)
+    with vt_eval.model_sets(plan) as none:
+        assert plan == {} and none == {}  # the replay's shipped models, no folder
 
 
 def short_copy(source: Path, folder: Path, seconds: float) -> Path:
@@ -420,7 +424,10 @@ def test_cv_run_gives_each_record_the_model_of_the_fold_that_held_it_out(tmp_pat
             (fold / f"vt_scnn_{variant}.tflite").write_bytes(f"{k}{variant}".encode())
     (run / "final").mkdir()
     (run / "final" / "variant.json").write_text(json.dumps("stage2"))
-    with vt_eval.cv_folders(str(run), None) as owner:
+    def cv_folders(variant: str | None) -> AbstractContextManager[dict[str, str]]:
+        return vt_eval.model_sets({r: {"vt_scnn.tflite": m} for r, m in vt_eval.vt_fold_models(run, variant).items()})
+
+    with cv_folders(None) as owner:
         assert set(owner) == {"vfdb/418", "cinc2017/A00001", "vfdb/419"}
         assert (Path(owner["vfdb/418"]) / "vt_scnn.tflite").read_bytes() == b"0stage2"
         assert (Path(owner["vfdb/419"]) / "vt_scnn.tflite").read_bytes() == b"1stage2"
@@ -429,11 +436,11 @@ def test_cv_run_gives_each_record_the_model_of_the_fold_that_held_it_out(tmp_pat
     plan, kept, unseen = vt_eval.replacement_plan(tasks, "vfdb", None, str(run), None, None)
     assert [Path(t.path).name for t in kept] == ["418", "419"] and unseen == ["vfdb/420"]
     assert plan["vfdb/419"] == {"vt_scnn.tflite": run / "cv" / "fold1" / "vt_scnn_stage2.tflite"}
-    with vt_eval.cv_folders(str(run), "stage1") as owner:
+    with cv_folders("stage1") as owner:
         assert (Path(owner["vfdb/419"]) / "vt_scnn.tflite").read_bytes() == b"1stage1"
     (run / "cv" / "fold1" / "vt_scnn_stage1.tflite").unlink()
-    with pytest.raises(FileNotFoundError, match="missing"), vt_eval.cv_folders(str(run), "stage1"):
-        pass
+    with pytest.raises(FileNotFoundError, match="missing"):
+        vt_eval.vt_fold_models(run, "stage1")
 
 
 def test_beats_cv_run_gives_its_records_their_folds_beat_classifier(tmp_path: Path) -> None:

@@ -51,9 +51,7 @@ class PatchBeatClassifier:
             BEAT_CLASSES,
             DECIMATE,
             beat_input,
-            long_rr,
-            rr_context,
-            rr_input,
+            rr_model_input,
             templates,
         )
 
@@ -65,11 +63,10 @@ class PatchBeatClassifier:
         history = np.concatenate([np.asarray(self.windows, dtype=np.float32).reshape(kept, decimated.shape[1]), decimated])
         template = templates(history, np.zeros(len(history), dtype=np.int8))[kept:]
         previous = np.concatenate([np.asarray(self.previous_rr), rr[:, 0]])
-        long_mean = long_rr(previous, np.zeros(len(previous)))[kept:]
-        context = rr_context(previous, np.zeros(len(previous)))[kept:]
+        rr_in = rr_model_input(rr, previous, np.zeros(len(previous)))
         self.windows.extend(decimated)
         self.previous_rr.extend(rr[:, 0].tolist())
-        scores = self.model.predict_int8([beat_input(decimated, template), rr_input(rr, long_mean, context)])
+        scores = self.model.predict_int8([beat_input(decimated, template), rr_in])
         return [NOT_A_BEAT if BEAT_CLASSES[i] == "X" else BEAT_CLASSES[i] for i in scores.argmax(axis=1)]
 
 

@@ -22,9 +22,7 @@ from model_compression.beat_features import (
     DETECTION,
     beat_input,
     decimate,
-    long_rr,
-    rr_context,
-    rr_input,
+    rr_model_input,
     templates,
 )
 from model_compression.beat_pipeline import ec57_labels
@@ -80,7 +78,7 @@ def prepare(config: BeatWindowConfig | None = None) -> BeatData:
     data = BeatData(
         windows=windows,
         template=templates(windows, beats.record),
-        rr=rr_input(beats.rr, long_rr(previous, beats.record), rr_context(previous, beats.record)),
+        rr=rr_model_input(beats.rr, previous, beats.record),
         target=target,
         ec57=ec57,
         record=beats.record,
