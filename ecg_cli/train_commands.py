@@ -13,6 +13,13 @@ def register(groups: Any) -> None:
     beats = commands.add_parser("beats", help="beat classifier on MIT-BIH DS1, leave-patients-out")
     _common(beats, folds=11)
     beats.add_argument("--max-beats", type=int, help="train on a random subset of this many beats (quick runs)")
+    beats.add_argument(
+        "--stretch", type=float, dest="stretch_probability", help="share of beats stretched with their template (default 0)"
+    )
+    beats.add_argument(
+        "--af-context", type=float, dest="af_context_probability",
+        help="share of normal beats given a synthetic AF RR context (default 0)",
+    )  # fmt: skip
     beats.set_defaults(run=_beats)
 
     vt = commands.add_parser("vt", help="the patent's SCNN for VT, two stages, leave-patients-out")

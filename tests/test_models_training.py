@@ -13,7 +13,14 @@ pytest.importorskip("tensorflow")
 
 from ecg_cli.main import main
 from model_compression.beat_features import DETECTION
-from model_compression.training.beats import stretch_together
+from model_compression.training.af_context import af_rr_bank
+from model_compression.training.beats import (
+    BeatBatches,
+    BeatData,
+    BeatTrainConfig,
+    allowed_classes_loss,
+    stretch_together,
+)
 from model_compression.training.tflm import Int8Model
 from model_compression.training.vt import Stage1Batches, VtTrainConfig, window_stats
 
@@ -70,6 +77,60 @@ def test_stretch_widens_beat_and_template_alike_about_the_detection() -> None:
     assert np.count_nonzero(beat[0] > 0.01) == 2 * np.count_nonzero(spike[0] > 0.01) + 1
     same, _ = stretch_together(spike, spike, rng, (2.0, 2.0), 0.0)
     assert np.array_equal(same, spike)
+
+
+def test_af_context_is_irregular_and_as_real_beats_have_it() -> None:
+    from model_compression.beat_features import RR_FEATURES
+
+    bank = af_rr_bank(4000, seed=0)
+    assert bank.shape == (4000, len(RR_FEATURES)) and np.isfinite(bank).all()
+    col = {name: i for i, name in enumerate(RR_FEATURES)}
+    # Sinus rhythm's irregularity input is about 0.1; AF's several times that.
+    assert 0.5 < np.median(bank[:, col["irregularity"]]) < 2.0
+    # Intervals scatter about the local mean, premature and late alike.
+    prev = bank[:, col["prev/local"]]
+    assert (prev < 0.8).mean() > 0.1 and (prev > 1.2).mean() > 0.1
+    assert np.allclose(bank[:, col["prev_s"]] / bank[:, col["local_s"]], prev, atol=1e-3)
+    assert np.array_equal(af_rr_bank(50, seed=3), af_rr_bank(50, seed=3))
+
+
+def test_af_context_goes_to_normal_beats_only() -> None:
+    n = 600
+    rng = np.random.default_rng(1)
+    target = np.tile(np.arange(5), n // 5)
+    data = BeatData(
+        windows=rng.normal(0, 0.1, (n, 87)).astype(np.float32),
+        template=np.ones((n, 87), np.float32),
+        rr=np.full((n, 10), 1.0, np.float32),
+        target=target,
+        ec57=np.array(["N"] * n),
+        record=np.array(["r"] * n),
+        patient=np.array(["p"] * n),
+    )
+    config = BeatTrainConfig(batch_size=n, af_context_probability=1.0, noise_probability=0.0)
+    (_, rr), allowed, _ = BeatBatches(data, config, fs=125, seed=0).batch(0)
+    changed = ~np.all(rr == 1.0, axis=1)
+    normal = allowed[:, 0] == 1.0
+    assert changed.any() and np.array_equal(changed, normal)
+    # Such a beat may be called N or S; every other beat has its one class.
+    assert np.all(allowed[changed, 1] == 1.0) and np.all(allowed[changed].sum(axis=1) == 2)
+    assert np.all(allowed[~changed].sum(axis=1) == 1)
+    (_, rr_off), allowed_off, _ = BeatBatches(
+        data, BeatTrainConfig(batch_size=n, noise_probability=0.0), fs=125, seed=0
+    ).batch(0)
+    assert np.all(rr_off == 1.0) and np.all(allowed_off.sum(axis=1) == 1)
+
+
+def test_allowed_classes_loss_is_cross_entropy_of_the_allowed_set() -> None:
+    logits = np.array([[2.0, 1.0, 0.5, -1.0, 0.0], [0.0, 3.0, -2.0, 1.0, 0.5]], np.float32)
+    p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    one_hot = np.array([[1, 0, 0, 0, 0], [0, 0, 0, 1, 0]], np.float32)
+    loss = np.asarray(allowed_classes_loss(one_hot, logits))
+    assert np.allclose(loss, [-np.log(p[0, 0]), -np.log(p[1, 3])], atol=1e-5)
+    either = np.array([[1, 1, 0, 0, 0], [1, 1, 0, 0, 0]], np.float32)
+    assert np.allclose(
+        np.asarray(allowed_classes_loss(either, logits)), -np.log(p[:, 0] + p[:, 1]), atol=1e-5
+    )
 
 
 def test_train_beats_end_to_end(tmp_path: Path) -> None:
