@@ -24,6 +24,9 @@ Rules
   at least 10 s.
 - False alerts: VT events that overlap no reference episode, per 24 h of replayed record. In a
   record without rhythm annotations that is known to hold no VT (CinC 2017) every VT event is one.
+- False alerts by rhythm (`false_alert_rhythms`): each false alert under the reference rhythm it
+  shares most time with (the one holding its onset when it has no length), to say what raised it:
+  noise, high-grade ectopy, atrial fibrillation, sinus rhythm... For CinC 2017 the record's class.
 - Run sensitivity / +P: every reference episode, however short, against VT and NSVT events together:
   most of MIT-BIH's VT episodes are runs of a few beats that the patch sends as NSVT.
 - Latency, per detected reference episode: the earliest `emitted_s` among the VT events overlapping
@@ -56,6 +59,8 @@ LONG_EPISODE_S = 10.0
 SECONDS_PER_DAY = 86400.0
 
 Interval = tuple[float, float]
+Labelled = tuple[float, float, str]  # a reference rhythm episode: onset s, end s, label
+NO_RHYTHM = "none"  # a false alert outside every annotated rhythm episode
 
 
 class EpisodeEvent(Protocol):
@@ -198,6 +203,28 @@ def score_record(
         latencies_s=tuple(latencies),
         latencies_long_s=tuple(latencies_long),
     )
+
+
+def false_alert_rhythms(
+    reference: Sequence[Interval], rhythms: Sequence[Labelled], events: Iterable[EpisodeEvent]
+) -> dict[str, int]:
+    """Label -> number of false alerts (VT events overlapping no reference episode) whose time
+    lies mostly in reference rhythm episodes of that label (see the module's rules)."""
+    ref = merge_intervals(reference)
+    counts: dict[str, int] = {}
+    for e in events:
+        if e.type != ALARM_TYPE:
+            continue
+        span = (float(e.onset_s), float(max(e.onset_s, e.end_s)))
+        if any(overlaps(span, r) for r in ref):
+            continue
+        shared: dict[str, float] = {}
+        for onset, end, label in rhythms:
+            if overlaps(span, (onset, end)):
+                shared[label] = shared.get(label, 0.0) + overlap_s([span], [(onset, end)])
+        label = max(shared, key=lambda k: shared[k]) if shared else NO_RHYTHM
+        counts[label] = counts.get(label, 0) + 1
+    return counts
 
 
 COUNT_KEYS = (

@@ -38,7 +38,9 @@ from scoring.vt_episodes import (
     REFERENCE_RHYTHMS,
     RUN_TYPES,
     Interval,
+    Labelled,
     RecordVtScore,
+    false_alert_rhythms,
     pool,
     reference_episodes,
     score_record,
@@ -67,6 +69,7 @@ class Replayed:
     wall_s: float = 0.0
     skipped: str | None = None
     macs: dict[str, int] = field(default_factory=dict)  # multiply-accumulates spent per model
+    rhythms: list[Labelled] = field(default_factory=list)  # every reference rhythm episode
 
 
 def record_reference(path: str | Path) -> list[Interval] | None:
@@ -78,6 +81,18 @@ def record_reference(path: str | Path) -> list[Interval] | None:
     return reference_episodes(annotations, float(header.fs))
 
 
+def record_rhythms(path: str | Path, cinc: bool) -> list[Labelled]:
+    """Every reference rhythm episode in s; a CinC 2017 record is one episode of its class."""
+    if cinc:
+        from ecg_data.cinc import reference_label
+
+        return [(0.0, float("inf"), f"CinC {reference_label(path)}")]
+    header = read_header(path)
+    annotations = read_annotations(path, "atr", length=declared_length(header))
+    fs = float(header.fs)
+    return [(e.start / fs, e.end / fs, e.label) for e in annotations.rhythms] if annotations else []
+
+
 def replay_record(task: Task) -> Replayed:
     """Runs in a worker process: the reference first (cheap), then the replay (the long part)."""
     from hardware_sim.patch_replay import replay
@@ -87,12 +102,13 @@ def replay_record(task: Task) -> Replayed:
         reference = [] if task.cinc else record_reference(task.path)
         if reference is None:
             return Replayed(name, skipped="no rhythm annotations")
+        rhythms = record_rhythms(task.path, task.cinc)
         result = replay(task.path, models_dir=task.models_dir)
     except RecordError as exc:
         # A damaged file costs its own record, not the run.
         return Replayed(name, skipped=exc.problem)
     macs = {model: use.macs for model, use in result.models.items()}
-    return Replayed(name, reference, list(result.events), result.duration_s, result.wall_s, macs=macs)
+    return Replayed(name, reference, list(result.events), result.duration_s, result.wall_s, macs=macs, rhythms=rhythms)
 
 
 def replay_all(tasks: Sequence[Task], jobs: int) -> Iterator[tuple[int, Replayed]]:
@@ -227,6 +243,7 @@ def run_cli(args: argparse.Namespace) -> int:
         raise UserFacingError(f"{folder}: no record could be scored")
     scores = [score_record(a.reference, a.events, a.duration_s, a.name) for a in done]
     figures = pool(scores)
+    figures["false_alerts_by_rhythm"] = pooled_false_alert_rhythms(done)
     print(f"VT episodes, patch replay of {len(done)} records of {folder}" + (" (CinC 2017: false alerts only)" if cinc else "") + ":")  # fmt: skip
     print(format_table(scores))
     print(format_summary(figures))
@@ -400,6 +417,15 @@ def format_table(scores: Sequence[RecordVtScore]) -> str:
     return "\n".join(lines)
 
 
+def pooled_false_alert_rhythms(answers: Sequence[Replayed]) -> dict[str, int]:
+    """Reference rhythm -> false alerts over all records, most first."""
+    total: dict[str, int] = {}
+    for a in answers:
+        for label, n in false_alert_rhythms(a.reference, a.rhythms, a.events).items():
+            total[label] = total.get(label, 0) + n
+    return dict(sorted(total.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
 def format_summary(figures: dict[str, Any]) -> str:
     t = figures["totals"]
     f = figures
@@ -412,12 +438,19 @@ def format_summary(figures: dict[str, Any]) -> str:
         f"runs (VT + NSVT events): Se {_pct(f['run_sensitivity'])}% ({t['run_detected']}/{t['reference_episodes']}), "
         f"+P {_pct(f['run_ppv'])}% ({t['true_run_events']}/{t['run_events']})",
         f"false alerts: {t['false_alerts']} in {t['hours']:.2f} h = "
-        + ("-" if f["false_alerts_per_24h"] is None else f"{f['false_alerts_per_24h']:.2f}") + " per 24 h",
+        + ("-" if f["false_alerts_per_24h"] is None else f"{f['false_alerts_per_24h']:.2f}") + " per 24 h"
+        + _by_rhythm(f.get("false_alerts_by_rhythm")),
         f"alarm latency from onset: median {_sec(f['latency_median_s'])} s, "
         f"95th percentile {_sec(f['latency_p95_s'])} s ({t['latencies']} episodes); over episodes >= "
         f"{LONG_EPISODE_S:g} s: median {_sec(f['latency_median_s_10s'])} s, 95th percentile "
         f"{_sec(f['latency_p95_s_10s'])} s ({t['latencies_10s']} episodes)",
     ])  # fmt: skip
+
+
+def _by_rhythm(counts: dict[str, int] | None) -> str:
+    if not counts:
+        return ""
+    return " (reference rhythm: " + ", ".join(f"{label} {n}" for label, n in counts.items()) + ")"
 
 
 def plot_vt(answers: Sequence[Replayed], scores: Sequence[RecordVtScore], path: Path, title: str) -> None:

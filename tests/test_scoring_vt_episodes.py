@@ -25,7 +25,9 @@ from ecg_data.wfdb_records import read_annotations, read_wfdb
 from scoring import vt_eval
 from scoring.vt_episodes import (
     METRIC_KEYS,
+    NO_RHYTHM,
     REFERENCE_RHYTHMS,
+    false_alert_rhythms,
     merge_intervals,
     overlap_s,
     overlaps,
@@ -229,6 +231,33 @@ def test_cinc_records_count_for_false_alerts_only() -> None:
         assert f[key] is None
     assert f["latency_median_s"] is None and f["latency_p95_s"] is None
     assert f["totals"]["records"] == 2 and f["totals"]["false_alerts"] == 1
+
+
+def test_false_alerts_go_to_the_rhythm_they_share_most_time_with() -> None:
+    reference = [(100.0, 130.0)]
+    rhythms = [(0.0, 100.0, "N"), (100.0, 130.0, "VFL"), (130.0, 200.0, "NOISE"), (200.0, 400.0, "N")]
+    events = [
+        vt(110.0, 140.0),  # overlaps the episode: no false alert
+        vt(150.0, 190.0),  # in noise
+        vt(195.0, 215.0),  # 5 s of noise, 15 s of N
+        vt(300.0, 300.0),  # an instant, in N
+        vt(450.0, 460.0),  # after the last annotated rhythm
+        nsvt(20.0, 22.0),  # NSVT raises no alarm
+    ]
+    assert false_alert_rhythms(reference, rhythms, events) == {"NOISE": 1, "N": 2, NO_RHYTHM: 1}
+    assert false_alert_rhythms(reference, [], [vt(10.0, 20.0)]) == {NO_RHYTHM: 1}
+    # The counts add up to the false alerts score_record finds.
+    score = score_record(reference, events, 500.0)
+    assert sum(false_alert_rhythms(reference, rhythms, events).values()) == score.false_alerts
+
+
+def test_vt_eval_pools_false_alerts_by_rhythm() -> None:
+    a = vt_eval.Replayed("a", [(0.0, 10.0)], [vt(20.0, 30.0)], 60.0, rhythms=[(0.0, 10.0, "VT"), (10.0, 60.0, "AFIB")])
+    b = vt_eval.Replayed("b", [], [vt(1.0, 2.0), vt(5.0, 6.0)], 30.0, rhythms=[(0.0, math.inf, "CinC O")])
+    assert vt_eval.pooled_false_alert_rhythms([a, b]) == {"CinC O": 2, "AFIB": 1}
+    line = vt_eval.format_summary({**pool([score_record(r.reference, r.events, r.duration_s) for r in (a, b)]),
+                                   "false_alerts_by_rhythm": {"CinC O": 2, "AFIB": 1}})  # fmt: skip
+    assert "(reference rhythm: CinC O 2, AFIB 1)" in line
 
 
 def test_empty_cases_are_none_and_json_serialisable() -> None:
