@@ -157,6 +157,11 @@ class RecordVtScore:
         return {**row, "false_alerts": self.false_alerts, "hours": round(self.hours, 6)}
 
 
+def event_span(e: EpisodeEvent) -> Interval:
+    """An event's time as a half-open interval (an end before the onset reads as no length)."""
+    return (float(e.onset_s), float(max(e.onset_s, e.end_s)))
+
+
 def score_record(
     reference: Sequence[Interval], events: Iterable[EpisodeEvent], duration_s: float, name: str = ""
 ) -> RecordVtScore:
@@ -166,14 +171,11 @@ def score_record(
     alarms = [e for e in events if e.type in RUN_TYPES]
     vt = [e for e in alarms if e.type == ALARM_TYPE]
 
-    def span(e: EpisodeEvent) -> Interval:
-        return (float(e.onset_s), float(max(e.onset_s, e.end_s)))
-
     detected = long_ = detected_long = run_detected = 0
     latencies: list[float] = []
     latencies_long: list[float] = []
     for episode in ref:
-        hits = [e for e in vt if overlaps(span(e), episode)]
+        hits = [e for e in vt if overlaps(event_span(e), episode)]
         is_long = episode[1] - episode[0] >= LONG_EPISODE_S
         long_ += is_long
         if hits:
@@ -182,9 +184,9 @@ def score_record(
             latencies.append(min(float(e.emitted_s) for e in hits) - episode[0])
             if is_long:
                 latencies_long.append(latencies[-1])
-        run_detected += any(overlaps(span(e), episode) for e in alarms)
+        run_detected += any(overlaps(event_span(e), episode) for e in alarms)
     ref_in = merge_intervals(clip(ref, duration_s))
-    vt_in = merge_intervals(clip([span(e) for e in vt], duration_s))
+    vt_in = merge_intervals(clip([event_span(e) for e in vt], duration_s))
     return RecordVtScore(
         record=name,
         duration_s=float(duration_s),
@@ -193,10 +195,10 @@ def score_record(
         reference_long=long_,
         detected_long=detected_long,
         alarms=len(vt),
-        true_alarms=sum(any(overlaps(span(e), r) for r in ref) for e in vt),
+        true_alarms=sum(any(overlaps(event_span(e), r) for r in ref) for e in vt),
         run_detected=run_detected,
         run_events=len(alarms),
-        true_run_events=sum(any(overlaps(span(e), r) for r in ref) for e in alarms),
+        true_run_events=sum(any(overlaps(event_span(e), r) for r in ref) for e in alarms),
         reference_s=sum(b - a for a, b in ref_in),
         alarm_s=sum(b - a for a, b in vt_in),
         overlap_s=overlap_s(ref_in, vt_in),
@@ -215,7 +217,7 @@ def false_alert_rhythms(
     for e in events:
         if e.type != ALARM_TYPE:
             continue
-        span = (float(e.onset_s), float(max(e.onset_s, e.end_s)))
+        span = event_span(e)
         if any(overlaps(span, r) for r in ref):
             continue
         shared: dict[str, float] = {}

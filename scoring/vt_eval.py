@@ -72,25 +72,21 @@ class Replayed:
     rhythms: list[Labelled] = field(default_factory=list)  # every reference rhythm episode
 
 
-def record_reference(path: str | Path) -> list[Interval] | None:
-    """Reference VT episodes of a WFDB record, None when it has no rhythm annotations (nothing to score)."""
+def record_reference(path: str | Path, cinc: bool = False) -> tuple[list[Interval], list[Labelled]] | None:
+    """A record's reference VT episodes and every reference rhythm episode (a CinC 2017 record: no
+    VT, one episode of its class), in s, from one read of its annotations; None for a WFDB record
+    without rhythm annotations (nothing to score)."""
+    if cinc:
+        from ecg_data.cinc import reference_label
+
+        return [], [(0.0, float("inf"), f"CinC {reference_label(path)}")]
     header = read_header(path)
     annotations = read_annotations(path, "atr", length=declared_length(header))
     if annotations is None or not annotations.rhythms:
         return None
-    return reference_episodes(annotations, float(header.fs))
-
-
-def record_rhythms(path: str | Path, cinc: bool) -> list[Labelled]:
-    """Every reference rhythm episode in s; a CinC 2017 record is one episode of its class."""
-    if cinc:
-        from ecg_data.cinc import reference_label
-
-        return [(0.0, float("inf"), f"CinC {reference_label(path)}")]
-    header = read_header(path)
-    annotations = read_annotations(path, "atr", length=declared_length(header))
     fs = float(header.fs)
-    return [(e.start / fs, e.end / fs, e.label) for e in annotations.rhythms] if annotations else []
+    rhythms = [(e.start / fs, e.end / fs, e.label) for e in annotations.rhythms]
+    return reference_episodes(annotations, fs), rhythms
 
 
 def replay_record(task: Task) -> Replayed:
@@ -99,16 +95,17 @@ def replay_record(task: Task) -> Replayed:
 
     name = Path(task.path).name
     try:
-        reference = [] if task.cinc else record_reference(task.path)
-        if reference is None:
+        known = record_reference(task.path, task.cinc)
+        if known is None:
             return Replayed(name, skipped="no rhythm annotations")
-        rhythms = record_rhythms(task.path, task.cinc)
+        reference, rhythms = known
         result = replay(task.path, models_dir=task.models_dir)
     except RecordError as exc:
         # A damaged file costs its own record, not the run.
         return Replayed(name, skipped=exc.problem)
     macs = {model: use.macs for model, use in result.models.items()}
-    return Replayed(name, reference, list(result.events), result.duration_s, result.wall_s, macs=macs, rhythms=rhythms)
+    events = list(result.events)
+    return Replayed(name, reference, events, result.duration_s, result.wall_s, macs=macs, rhythms=rhythms)
 
 
 def replay_all(tasks: Sequence[Task], jobs: int) -> Iterator[tuple[int, Replayed]]:
