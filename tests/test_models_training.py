@@ -190,3 +190,39 @@ def test_train_rhythm_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[s
     result = json.loads(out.read_text())
     assert set(result["f1"]) == {"N", "A", "O", "~"} and len(result["records"]) == 12
     assert sum(map(sum, result["confusion"]["counts"])) == 12
+
+
+class _Interrupted(Exception):
+    pass
+
+
+def test_vt_stage_one_resumes_from_its_last_finished_epoch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from model_compression.training import vt
+    from model_compression.training.progress import ProgressLog
+    from model_compression.training.run_folder import read_history
+
+    rng = np.random.default_rng(0)
+    label = np.array([1] * 8 + [0] * 24, dtype=np.int8)
+    x = rng.normal(size=(len(label), 1250, 1)).astype(np.float32)
+    config = VtTrainConfig(epochs=3, batch_size=16, noise_probability=0.0)
+    ended: list[int] = []
+
+    def end_then_cut(self: ProgressLog, epoch: int, logs: dict | None = None) -> None:
+        ended.append(epoch)
+        if epoch == 0 and len(ended) == 1:
+            raise _Interrupted  # the session stops after epoch 1 of 3 was saved
+    monkeypatch.setattr(ProgressLog, "on_epoch_end", end_then_cut)
+
+    with pytest.raises(_Interrupted):
+        vt.train_stage1(x, label, config, tmp_path, seed=0)
+    assert not (tmp_path / "stage1.keras").exists() and (tmp_path / "backup_stage1").exists()
+    vt.train_stage1(x, label, config, tmp_path, seed=0, resume=True)
+    assert ended == [0, 1, 2]  # epochs 2 and 3 only, not the first again
+    assert [row["epoch"] for row in read_history(tmp_path / "history.csv")] == [0, 1, 2]
+    assert (tmp_path / "stage1.keras").exists() and not (tmp_path / "backup_stage1").exists()
+    # Resumed once more, the finished stage 1 is loaded, not trained; without --resume it starts over.
+    vt.train_stage1(x, label, config, tmp_path, seed=0, resume=True)
+    assert ended == [0, 1, 2]
+    vt.train_stage1(x, label, config, tmp_path, seed=0)
+    assert ended == [0, 1, 2, 0, 1, 2]
+    assert len(read_history(tmp_path / "history.csv")) == 3

@@ -93,11 +93,26 @@ class Stage1Batches:
         return model_x(x, self.config), self.label[rows].astype(np.float32)
 
 
-def train_stage1(x: np.ndarray, label: np.ndarray, config: VtTrainConfig, folder: Path, seed: int) -> Any:
+def train_stage1(x: np.ndarray, label: np.ndarray, config: VtTrainConfig, folder: Path, seed: int,
+                 *, resume: bool = False) -> Any:  # fmt: skip
+    """Stage 1 in `folder`. With `resume`, a finished stage 1 there is loaded and an interrupted
+    one continues from its last finished epoch (Keras' BackupAndRestore: weights, optimizer and
+    schedule step; the batches' random draws start again from the seed)."""
+    import shutil
+
     import keras
 
     from model_compression.models.scnn import build_scnn
 
+    folder.mkdir(parents=True, exist_ok=True)
+    finished, backup, history = folder / "stage1.keras", folder / "backup_stage1", folder / "history.csv"
+    if resume and finished.exists():
+        _log(f"{folder.name}: stage 1 trained before, kept")
+        return keras.saving.load_model(finished, compile=False)
+    if not (resume and backup.exists()):
+        # A fresh start: nothing of an earlier, unfinished try is restored or appended to.
+        shutil.rmtree(backup, ignore_errors=True)
+        history.unlink(missing_ok=True)
     seed_everything(seed)
     batches = Stage1Batches(x, label, config, seed)
     model = build_scnn(x.shape[1], x.shape[2])
@@ -107,10 +122,11 @@ def train_stage1(x: np.ndarray, label: np.ndarray, config: VtTrainConfig, folder
         loss="binary_crossentropy",
         metrics=["accuracy"],
     )
-    folder.mkdir(parents=True, exist_ok=True)
     model.fit(batches.dataset, epochs=config.epochs, verbose=0,
-              callbacks=[keras.callbacks.CSVLogger(str(folder / "history.csv")),
+              callbacks=[keras.callbacks.BackupAndRestore(str(backup)),
+                         keras.callbacks.CSVLogger(str(history), append=True),
                          ProgressLog(f"vt stage 1 {folder.name}", config.epochs, len(batches.dataset))])  # fmt: skip
+    model.save(finished)
     return model
 
 
@@ -184,7 +200,7 @@ def cross_validate(run: RunFolder, windows: VtWindows, config: VtTrainConfig, *,
         _log(f"fold {k + 1}/{len(folds)}: {len(train)} training windows; VT patients held out: {', '.join(vt_patients)}")
         x_train, y_train = windows.x[train], windows.label[train]
         x_val, y_val = windows.x[val], windows.label[val]
-        stage1 = train_stage1(x_train, y_train, config, run.file(name), seed=config.seed + k)
+        stage1 = train_stage1(x_train, y_train, config, run.file(name), seed=config.seed + k, resume=resume)
         stage2 = train_stage2(stage1, x_train, y_train, config, run.file(name))
         result: dict[str, Any] = {"fold": k, "vt_patients": vt_patients, "seconds": 0.0}
         for variant, model in zip(VARIANTS, (stage1, stage2), strict=True):
@@ -296,7 +312,7 @@ def train_final(run: RunFolder, windows: VtWindows, config: VtTrainConfig, varia
     _log(f"final model ({variant}): training on all patients")
     train = _limit_non_vt(np.arange(len(windows.label)), windows.label, config, seed=1000)
     x, y = windows.x[train], windows.label[train]
-    model = train_stage1(x, y, config, run.file("final"), seed=config.seed + 1000)
+    model = train_stage1(x, y, config, run.file("final"), seed=config.seed + 1000, resume=resume)
     if variant == "stage2":
         model = train_stage2(model, x, y, config, run.file("final"))
     model.save(run.file("final/model.keras"))
