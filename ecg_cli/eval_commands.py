@@ -80,6 +80,14 @@ def register(groups: Any) -> None:
     vt.add_argument("--events", metavar="OUT.jsonl", help="keep the replay's events, one JSON object a line")
     vt.set_defaults(run=_vt)
 
+    runs = commands.add_parser(
+        "beats-runs",
+        help="`ecg train beats` runs of different seeds, fold by fold, alone and averaged",
+    )
+    runs.add_argument("runs", nargs="+", metavar="RUN", help="run folders of the same folds")
+    runs.add_argument("--json", help="write the figures here")
+    runs.set_defaults(run=_beats_runs)
+
     footprint = commands.add_parser(
         "footprint", help="flash, tensor arena and MACs of every model the firmware ships"
     )
@@ -110,6 +118,12 @@ def _qrs(args: argparse.Namespace) -> int:
 
 def _beats(args: argparse.Namespace) -> int:
     from scoring.beat_eval import run_cli
+
+    return run_cli(args)
+
+
+def _beats_runs(args: argparse.Namespace) -> int:
+    from model_compression.training.seed_runs import run_cli
 
     return run_cli(args)
 

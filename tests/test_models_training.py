@@ -4,6 +4,7 @@ an int8 model that runs in TFLM, a model card; and the patent's balancing holds.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -151,6 +152,16 @@ def test_train_beats_end_to_end(tmp_path: Path) -> None:
     assert main(["train", "beats", "--max-beats", "3000", "--epochs", "1", "--folds", "2",
                  "--run-dir", str(run), "--resume"]) == 0  # fmt: skip
     assert (run / "cv" / "fold0" / "result.json").stat().st_mtime_ns == before
+    # The fold models, run again, reproduce the run's own figures; an ensemble of two copies of
+    # the same models scores as each alone.
+    from model_compression.training.seed_runs import compare_runs
+
+    shutil.copytree(run, tmp_path / "copy")
+    compared = compare_runs([run, tmp_path / "copy"])
+    for name in (str(run), str(tmp_path / "copy"), "ensemble"):
+        assert compared[name]["pooled"]["confusion"] == cv["int8"]["pooled"]["confusion"]
+    with pytest.raises(ValueError, match="twice"):
+        compare_runs([run, run])
 
 
 def test_resume_refuses_a_different_config(tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ from model_compression.beat_features import (
 )
 from model_compression.beat_pipeline import ec57_labels
 from model_compression.datasets.beat_windows import FALSE_DETECTION, BeatWindowConfig, load_beat_windows
-from model_compression.datasets.splits import group_kfold
+from model_compression.datasets.splits import SPLIT_SEED, group_kfold
 from model_compression.training.af_context import af_rr_bank
 from model_compression.training.batches import epoch_batches
 from model_compression.training.folds import kept_result, nan_mean, nan_std
@@ -245,7 +245,7 @@ def score(data: BeatData, predicted: np.ndarray) -> dict[str, Any]:
 
 
 def cross_validate(run: RunFolder, data: BeatData, config: BeatTrainConfig, *, resume: bool) -> dict[str, Any]:
-    folds = group_kfold(data.patient, config.folds, seed=config.seed, labels=np.where(data.target < 0, 0, data.target))
+    folds = group_kfold(data.patient, config.folds, seed=SPLIT_SEED, labels=np.where(data.target < 0, 0, data.target))
     results = []
     for k, (train, val) in enumerate(folds):
         name = f"cv/fold{k}"

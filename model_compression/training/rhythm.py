@@ -24,7 +24,7 @@ from model_compression.datasets.rhythm_records import (
     RhythmRecords,
     load_rhythm_records,
 )
-from model_compression.datasets.splits import stratified_kfold
+from model_compression.datasets.splits import SPLIT_SEED, stratified_kfold
 from model_compression.rhythm_pipeline import (
     HOP_S,
     WINDOW_S,
@@ -214,7 +214,7 @@ def to_int8(model: Any, records: RhythmRecords, index: np.ndarray, config: Rhyth
 def cross_validate(run: RunFolder, records: RhythmRecords, config: RhythmTrainConfig, *, resume: bool) -> dict[str, Any]:
     from model_compression.training.tflm import Int8Model
 
-    folds = stratified_kfold(records.label, config.folds, seed=config.seed)
+    folds = stratified_kfold(records.label, config.folds, seed=SPLIT_SEED)
     results = []
     for k, (train_idx, val_idx) in enumerate(folds):
         name = f"cv/fold{k}"

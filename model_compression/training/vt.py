@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from model_compression.datasets.splits import group_kfold
+from model_compression.datasets.splits import SPLIT_SEED, group_kfold
 from model_compression.datasets.vt_windows import VtWindowConfig, VtWindows, load_vt_windows
 from model_compression.training.batches import epoch_batches
 from model_compression.training.folds import kept_result, nan_mean, nan_std
@@ -186,7 +186,7 @@ def window_stats(label: np.ndarray, score: np.ndarray) -> dict[str, float | int]
 
 
 def cross_validate(run: RunFolder, windows: VtWindows, config: VtTrainConfig, *, resume: bool) -> dict[str, Any]:
-    folds = group_kfold(windows.patient, config.folds, seed=config.seed, labels=windows.label)
+    folds = group_kfold(windows.patient, config.folds, seed=SPLIT_SEED, labels=windows.label)
     results = []
     for k, (train, val) in enumerate(folds):
         name = f"cv/fold{k}"

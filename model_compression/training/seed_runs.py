@@ -1,0 +1,91 @@
+"""`ecg eval beats-runs`: cross-validation runs of the beat classifier with different seeds, side
+by side and averaged, fold by fold.
+
+Single-seed fold figures move by several points from run to run, so a change of recipe is only
+believed against the spread between seeds. Each run's kept fold models (int8, TFLM) are run again
+on their held-out patients: one run alone reproduces its own CV figures, and the mean of the runs'
+class probabilities scores the ensemble the patch would run if it carried every seed's model.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from model_compression.datasets.splits import SPLIT_SEED, group_kfold
+from model_compression.training.beats import EXPORT_NAME, BeatData, inputs, prepare, score
+from model_compression.training.folds import nan_mean, nan_std
+from model_compression.training.run_folder import RunFolder
+from scoring.beat_classes import class_stats
+
+STATS = ("veb_sensitivity", "veb_ppv", "sveb_sensitivity", "sveb_ppv")
+
+
+def fold_probabilities(model_bytes: bytes, data: BeatData) -> np.ndarray:
+    """Softmax of the int8 model's dequantized logits, (n, classes)."""
+    from model_compression.training.tflm import Int8Model
+
+    logits = Int8Model(model_bytes).predict(inputs(data)).astype(np.float64)
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def compare_runs(run_dirs: list[Path], data: BeatData | None = None) -> dict[str, Any]:
+    names = [str(d) for d in run_dirs]
+    if len(set(names)) != len(names):
+        raise ValueError(f"a run is given twice: {' '.join(names)}")
+    runs = [RunFolder(d) for d in run_dirs]
+    folds_n = {int(r.read_json("config.json")["folds"]) for r in runs}
+    if len(folds_n) != 1:
+        raise ValueError(f"the runs have different fold counts: {sorted(folds_n)}")
+    data = prepare() if data is None else data
+    folds = group_kfold(data.patient, folds_n.pop(), seed=SPLIT_SEED, labels=np.where(data.target < 0, 0, data.target))
+    per_fold: dict[str, list[dict[str, Any]]] = {n: [] for n in [*names, "ensemble"]}
+    for k, (_, val) in enumerate(folds):
+        val_data = data.subset(val)
+        patients = sorted(set(val_data.patient.tolist()))
+        probabilities = []
+        for name, run in zip(names, runs, strict=True):
+            result = run.read_json(f"cv/fold{k}/result.json")
+            if result["patients"] != patients:
+                raise ValueError(f"{name} fold {k} held out {result['patients']}, not {patients}")
+            p = fold_probabilities(run.file(f"cv/fold{k}/{EXPORT_NAME}.tflite").read_bytes(), val_data)
+            probabilities.append(p)
+            per_fold[name].append(score(val_data, p.argmax(axis=1)))
+        per_fold["ensemble"].append(score(val_data, np.mean(probabilities, axis=0).argmax(axis=1)))
+        print(f"beats-runs: fold {k + 1}/{len(folds)} ({', '.join(patients)}) scored", file=sys.stderr, flush=True)
+    out: dict[str, Any] = {"runs": names, "folds": len(folds)}
+    for name, scores in per_fold.items():
+        pooled = np.sum([np.asarray(s["confusion"]) for s in scores], axis=0)
+        out[name] = {
+            "pooled": {"confusion": pooled.tolist(), **class_stats(pooled)},
+            "mean": {k: nan_mean([s[k] for s in scores]) for k in STATS},
+            "std": {k: nan_std([s[k] for s in scores]) for k in STATS},
+            "per_fold": [{k: s[k] for k in STATS} for s in scores],
+        }
+    return out
+
+
+def summary_lines(result: dict[str, Any]) -> list[str]:
+    lines = []
+    for name in [*result["runs"], "ensemble"]:
+        p = result[name]["pooled"]
+        lines.append(
+            f"{name}: pooled VEB Se {100 * p['veb_sensitivity']:.1f} +P {100 * p['veb_ppv']:.1f}  "
+            f"SVEB Se {100 * p['sveb_sensitivity']:.1f} +P {100 * p['sveb_ppv']:.1f}"
+        )
+    return lines
+
+
+def run_cli(args: Any) -> int:
+    import json
+
+    result = compare_runs([Path(r) for r in args.runs])
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    print("\n".join(summary_lines(result)))
+    return 0
