@@ -20,6 +20,10 @@ def register(groups: Any) -> None:
         "--af-context", type=float, dest="af_context_probability",
         help="share of normal beats given a synthetic AF RR context (default 0)",
     )  # fmt: skip
+    beats.add_argument(
+        "--af-variation", type=_pair, metavar="LO,HI",
+        help="SD over mean of the synthetic AF intervals, drawn per segment (default 0.1,0.4)",
+    )  # fmt: skip
     beats.set_defaults(run=_beats)
 
     vt = commands.add_parser("vt", help="the patent's SCNN for VT, two stages, leave-patients-out")
@@ -66,3 +70,13 @@ def _rhythm(args: argparse.Namespace) -> int:
     from model_compression.training.rhythm import run_cli
 
     return run_cli(args)
+
+
+def _pair(text: str) -> tuple[float, float]:
+    try:
+        lo, hi = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected two numbers LO,HI, got {text!r}") from None
+    if not 0.0 <= lo <= hi:
+        raise argparse.ArgumentTypeError(f"expected 0 <= LO <= HI, got {text!r}")
+    return lo, hi

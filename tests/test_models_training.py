@@ -3,6 +3,7 @@ an int8 model that runs in TFLM, a model card; and the patent's balancing holds.
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 from pathlib import Path
@@ -93,6 +94,15 @@ def test_af_context_is_irregular_and_as_real_beats_have_it() -> None:
     assert (prev < 0.8).mean() > 0.1 and (prev > 1.2).mean() > 0.1
     assert np.allclose(bank[:, col["prev_s"]] / bank[:, col["local_s"]], prev, atol=1e-3)
     assert np.array_equal(af_rr_bank(50, seed=3), af_rr_bank(50, seed=3))
+    # A narrower, higher variation leaves out the near-regular stretches.
+    calm = af_rr_bank(4000, seed=0, variation=(0.2, 0.4))[:, col["irregularity"]]
+    assert np.quantile(calm, 0.05) > np.quantile(bank[:, col["irregularity"]], 0.05)
+    from ecg_cli.train_commands import _pair
+
+    assert _pair("0.2,0.4") == (0.2, 0.4)
+    for bad in ("0.4", "0.5,0.2", "a,b"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            _pair(bad)
 
 
 def test_af_context_goes_to_normal_beats_only() -> None:

@@ -67,6 +67,9 @@ class BeatTrainConfig:
     # (203's false V beats) but VEB Se fell 3.5 and SVEB Se/+P 8.3/6.6 (a premature beat in an
     # irregular stretch is no longer read as S).
     af_context_probability: float = 0.0
+    # SD over mean of the synthetic AF intervals: from 0.2 up they are rarely as regular as sinus
+    # rhythm with premature beats, whose context says S.
+    af_variation: tuple[float, float] = (0.10, 0.40)
     representative: int = 1000
     seed: int = 0
     max_beats: int | None = None  # for quick runs: a random subset of the training beats
@@ -130,7 +133,7 @@ class BeatBatches:
         weight = (counts.sum() / np.maximum(counts, 1) / len(BEAT_CLASSES)) ** config.class_weight_power
         self.weight = (weight / weight[self.data.target].mean()).astype(np.float32)
         self.order = self.rng.permutation(len(keep))
-        self.af_bank = af_rr_bank(AF_BANK_BEATS, seed) if config.af_context_probability > 0 else None
+        self.af_bank = af_rr_bank(AF_BANK_BEATS, seed, config.af_variation) if config.af_context_probability > 0 else None
         self.dataset = epoch_batches(lambda: len(self.order), config.batch_size, self.batch, self._redraw)
 
     def _redraw(self) -> None:
@@ -389,7 +392,8 @@ def run_cli(args: Any) -> int:
     config = BeatTrainConfig(
         **{
             k: a[k]
-            for k in ("folds", "epochs", "seed", "max_beats", "stretch_probability", "af_context_probability")
+            for k in ("folds", "epochs", "seed", "max_beats", "stretch_probability", "af_context_probability",
+                      "af_variation")
             if a.get(k) is not None
         }
     )

@@ -24,11 +24,14 @@ from scoring.beat_classes import class_stats
 STATS = ("veb_sensitivity", "veb_ppv", "sveb_sensitivity", "sveb_ppv")
 
 
-def fold_probabilities(model_bytes: bytes, data: BeatData) -> np.ndarray:
-    """Softmax of the int8 model's dequantized logits, (n, classes)."""
+def fold_logits(model_bytes: bytes, data: BeatData) -> np.ndarray:
+    """The int8 model's dequantized logits, (n, classes)."""
     from model_compression.training.tflm import Int8Model
 
-    logits = Int8Model(model_bytes).predict(inputs(data)).astype(np.float64)
+    return Int8Model(model_bytes).predict(inputs(data)).astype(np.float64)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
     e = np.exp(logits - logits.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)
 
@@ -43,19 +46,20 @@ def compare_runs(run_dirs: list[Path], data: BeatData | None = None) -> dict[str
         raise ValueError(f"the runs have different fold counts: {sorted(folds_n)}")
     data = prepare() if data is None else data
     folds = group_kfold(data.patient, folds_n.pop(), seed=SPLIT_SEED, labels=np.where(data.target < 0, 0, data.target))
-    per_fold: dict[str, list[dict[str, Any]]] = {n: [] for n in [*names, "ensemble"]}
+    per_fold: dict[str, list[dict[str, Any]]] = {n: [] for n in [*names, "ensemble", "ensemble_logits"]}
     for k, (_, val) in enumerate(folds):
         val_data = data.subset(val)
         patients = sorted(set(val_data.patient.tolist()))
-        probabilities = []
+        logits = []
         for name, run in zip(names, runs, strict=True):
             result = run.read_json(f"cv/fold{k}/result.json")
             if result["patients"] != patients:
                 raise ValueError(f"{name} fold {k} held out {result['patients']}, not {patients}")
-            p = fold_probabilities(run.file(f"cv/fold{k}/{EXPORT_NAME}.tflite").read_bytes(), val_data)
-            probabilities.append(p)
-            per_fold[name].append(score(val_data, p.argmax(axis=1)))
-        per_fold["ensemble"].append(score(val_data, np.mean(probabilities, axis=0).argmax(axis=1)))
+            z = fold_logits(run.file(f"cv/fold{k}/{EXPORT_NAME}.tflite").read_bytes(), val_data)
+            logits.append(z)
+            per_fold[name].append(score(val_data, z.argmax(axis=1)))
+        per_fold["ensemble"].append(score(val_data, np.mean([softmax(z) for z in logits], axis=0).argmax(axis=1)))
+        per_fold["ensemble_logits"].append(score(val_data, np.mean(logits, axis=0).argmax(axis=1)))
         print(f"beats-runs: fold {k + 1}/{len(folds)} ({', '.join(patients)}) scored", file=sys.stderr, flush=True)
     out: dict[str, Any] = {"runs": names, "folds": len(folds)}
     for name, scores in per_fold.items():
@@ -71,7 +75,7 @@ def compare_runs(run_dirs: list[Path], data: BeatData | None = None) -> dict[str
 
 def summary_lines(result: dict[str, Any]) -> list[str]:
     lines = []
-    for name in [*result["runs"], "ensemble"]:
+    for name in [*result["runs"], "ensemble", "ensemble_logits"]:
         p = result[name]["pooled"]
         lines.append(
             f"{name}: pooled VEB Se {100 * p['veb_sensitivity']:.1f} +P {100 * p['veb_ppv']:.1f}  "
