@@ -46,7 +46,7 @@ def compare_runs(run_dirs: list[Path], data: BeatData | None = None) -> dict[str
         raise ValueError(f"the runs have different fold counts: {sorted(folds_n)}")
     data = prepare() if data is None else data
     folds = group_kfold(data.patient, folds_n.pop(), seed=SPLIT_SEED, labels=np.where(data.target < 0, 0, data.target))
-    per_fold: dict[str, list[dict[str, Any]]] = {n: [] for n in [*names, "ensemble", "ensemble_logits"]}
+    per_fold: dict[str, list[dict[str, Any]]] = {n: [] for n in [*names, "ensemble"]}
     for k, (_, val) in enumerate(folds):
         val_data = data.subset(val)
         patients = sorted(set(val_data.patient.tolist()))
@@ -59,7 +59,6 @@ def compare_runs(run_dirs: list[Path], data: BeatData | None = None) -> dict[str
             logits.append(z)
             per_fold[name].append(score(val_data, z.argmax(axis=1)))
         per_fold["ensemble"].append(score(val_data, np.mean([softmax(z) for z in logits], axis=0).argmax(axis=1)))
-        per_fold["ensemble_logits"].append(score(val_data, np.mean(logits, axis=0).argmax(axis=1)))
         print(f"beats-runs: fold {k + 1}/{len(folds)} ({', '.join(patients)}) scored", file=sys.stderr, flush=True)
     out: dict[str, Any] = {"runs": names, "folds": len(folds)}
     for name, scores in per_fold.items():
@@ -75,7 +74,7 @@ def compare_runs(run_dirs: list[Path], data: BeatData | None = None) -> dict[str
 
 def summary_lines(result: dict[str, Any]) -> list[str]:
     lines = []
-    for name in [*result["runs"], "ensemble", "ensemble_logits"]:
+    for name in [*result["runs"], "ensemble"]:
         p = result[name]["pooled"]
         lines.append(
             f"{name}: pooled VEB Se {100 * p['veb_sensitivity']:.1f} +P {100 * p['veb_ppv']:.1f}  "
