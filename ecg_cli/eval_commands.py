@@ -85,7 +85,7 @@ def register(groups: Any) -> None:
         help="`ecg train beats` runs of different seeds, fold by fold, alone and averaged",
     )
     runs.add_argument("runs", nargs="+", metavar="RUN", help="run folders of the same folds")
-    runs.add_argument("--json", help="write the figures here")
+    runs.add_argument("--json", help="write the figures here, and a per-fold plot beside it (<stem>.png)")
     runs.set_defaults(run=_beats_runs)
 
     footprint = commands.add_parser(

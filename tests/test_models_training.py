@@ -164,12 +164,15 @@ def test_train_beats_end_to_end(tmp_path: Path) -> None:
     assert (run / "cv" / "fold0" / "result.json").stat().st_mtime_ns == before
     # The fold models, run again, reproduce the run's own figures; an ensemble of two copies of
     # the same models scores as each alone.
-    from model_compression.training.seed_runs import compare_runs
+    from model_compression.training.seed_runs import compare_runs, write
 
     shutil.copytree(run, tmp_path / "copy")
     compared = compare_runs([run, tmp_path / "copy"])
     for name in (str(run), str(tmp_path / "copy"), "ensemble"):
         assert compared[name]["pooled"]["confusion"] == cv["int8"]["pooled"]["confusion"]
+    write(compared, tmp_path / "runs.json")
+    assert json.loads((tmp_path / "runs.json").read_text())["fold_patients"] == compared["fold_patients"]
+    assert (tmp_path / "runs.png").stat().st_size > 1000
     with pytest.raises(ValueError, match="twice"):
         compare_runs([run, run])
 

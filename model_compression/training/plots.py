@@ -54,3 +54,29 @@ def plot_confusion(matrix: np.ndarray, rows: Sequence[str], columns: Sequence[st
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def plot_fold_figures(figures: dict[str, Sequence[dict[str, float]]], stats: Sequence[str], fold_names: Sequence[str],
+                      path: Path, title: str) -> None:  # fmt: skip
+    """One panel per statistic, one bar per fold and run: how far runs differ fold by fold."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(stats), 1, figsize=(max(6.0, 0.9 * len(fold_names)), 2.2 * len(stats)), squeeze=False)
+    width = 0.8 / max(len(figures), 1)
+    x = np.arange(len(fold_names))
+    for ax, stat in zip(axes[:, 0], stats, strict=True):
+        for i, (name, per_fold) in enumerate(figures.items()):
+            # No bar where a fold has nothing to score (no S beats held out, say).
+            values = [100 * f[stat] if f[stat] is not None else np.nan for f in per_fold]
+            ax.bar(x + (i - (len(figures) - 1) / 2) * width, values, width, label=name, color=f"C{i % 10}")
+        ax.set_ylabel(f"{stat} %")
+        ax.set_ylim(0, 105)
+        ax.set_xticks(x, fold_names, fontsize=7)
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="upper right", fontsize=7, ncol=len(figures))
+    fig.suptitle(title, x=0.02, ha="left")
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

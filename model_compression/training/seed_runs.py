@@ -47,9 +47,11 @@ def compare_runs(run_dirs: list[Path], data: BeatData | None = None) -> dict[str
     data = prepare() if data is None else data
     folds = group_kfold(data.patient, folds_n.pop(), seed=SPLIT_SEED, labels=np.where(data.target < 0, 0, data.target))
     per_fold: dict[str, list[dict[str, Any]]] = {n: [] for n in [*names, "ensemble"]}
+    fold_patients: list[list[str]] = []
     for k, (_, val) in enumerate(folds):
         val_data = data.subset(val)
         patients = sorted(set(val_data.patient.tolist()))
+        fold_patients.append(patients)
         logits = []
         for name, run in zip(names, runs, strict=True):
             result = run.read_json(f"cv/fold{k}/result.json")
@@ -60,7 +62,7 @@ def compare_runs(run_dirs: list[Path], data: BeatData | None = None) -> dict[str
             per_fold[name].append(score(val_data, z.argmax(axis=1)))
         per_fold["ensemble"].append(score(val_data, np.mean([softmax(z) for z in logits], axis=0).argmax(axis=1)))
         print(f"beats-runs: fold {k + 1}/{len(folds)} ({', '.join(patients)}) scored", file=sys.stderr, flush=True)
-    out: dict[str, Any] = {"runs": names, "folds": len(folds)}
+    out: dict[str, Any] = {"runs": names, "folds": len(folds), "fold_patients": fold_patients}
     for name, scores in per_fold.items():
         pooled = np.sum([np.asarray(s["confusion"]) for s in scores], axis=0)
         out[name] = {
@@ -83,12 +85,23 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
     return lines
 
 
-def run_cli(args: Any) -> int:
+def write(result: dict[str, Any], out: Path) -> None:
+    """The figures as JSON at `out` and the per-fold plot beside it (<stem>.png)."""
     import json
 
+    from model_compression.training.plots import plot_fold_figures
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    names = [*result["runs"], "ensemble"]
+    folds = [" ".join(p.split("/")[-1] for p in patients) for patients in result["fold_patients"]]
+    plot_fold_figures({n: result[n]["per_fold"] for n in names}, STATS, folds, out.with_suffix(".png"),
+                      "beat classifier, int8, per held-out fold")  # fmt: skip
+
+
+def run_cli(args: Any) -> int:
     result = compare_runs([Path(r) for r in args.runs])
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+        write(result, Path(args.json))
     print("\n".join(summary_lines(result)))
     return 0
