@@ -247,8 +247,13 @@ def score(data: BeatData, predicted: np.ndarray) -> dict[str, Any]:
     return {"confusion": matrix.tolist(), **class_stats(matrix)}
 
 
+def beat_folds(data: BeatData, folds: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The leave-patients-out folds over DS1, the same whatever the training seed."""
+    return group_kfold(data.patient, folds, seed=SPLIT_SEED, labels=np.where(data.target < 0, 0, data.target))
+
+
 def cross_validate(run: RunFolder, data: BeatData, config: BeatTrainConfig, *, resume: bool) -> dict[str, Any]:
-    folds = group_kfold(data.patient, config.folds, seed=SPLIT_SEED, labels=np.where(data.target < 0, 0, data.target))
+    folds = beat_folds(data, config.folds)
     results = []
     for k, (train, val) in enumerate(folds):
         name = f"cv/fold{k}"
@@ -276,7 +281,7 @@ def cross_validate(run: RunFolder, data: BeatData, config: BeatTrainConfig, *, r
             "seconds": round(time.monotonic() - started, 1),
         }
         run.write_json(f"{name}/result.json", result)
-        _log(f"fold {k + 1}/{len(folds)}: int8 {_line(result['int8'])}")
+        _log(f"fold {k + 1}/{len(folds)}: int8 {stats_line(result['int8'])}")
         results.append(result)
     return summarise(run, data, folds, results)
 
@@ -305,7 +310,7 @@ STAT_KEYS = ("veb_sensitivity", "veb_ppv", "sveb_sensitivity", "sveb_ppv")
 
 
 
-def _line(stats: dict[str, float]) -> str:
+def stats_line(stats: dict[str, float]) -> str:
     return (
         f"VEB Se {100 * stats['veb_sensitivity']:.1f} +P {100 * stats['veb_ppv']:.1f}  "
         f"SVEB Se {100 * stats['sveb_sensitivity']:.1f} +P {100 * stats['sveb_ppv']:.1f}"
@@ -403,7 +408,7 @@ def run_cli(args: Any) -> int:
     _log(f"{len(data.target)} beats from {len(set(data.patient.tolist()))} patients")
     cv = cross_validate(run, data, config, resume=bool(a.get("resume")))
     for kind in ("float", "int8"):
-        _log(f"cross-validation, {kind}, pooled: {_line(cv[kind]['pooled'])}")
+        _log(f"cross-validation, {kind}, pooled: {stats_line(cv[kind]['pooled'])}")
     tflite = train_final(run, data, config, resume=bool(a.get("resume")))
     footprint = {
         "flash_bytes": len(tflite),

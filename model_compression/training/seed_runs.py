@@ -15,8 +15,15 @@ from typing import Any
 
 import numpy as np
 
-from model_compression.datasets.splits import SPLIT_SEED, group_kfold
-from model_compression.training.beats import EXPORT_NAME, BeatData, inputs, prepare, score
+from model_compression.training.beats import (
+    EXPORT_NAME,
+    BeatData,
+    beat_folds,
+    inputs,
+    prepare,
+    score,
+    stats_line,
+)
 from model_compression.training.folds import nan_mean, nan_std
 from model_compression.training.run_folder import RunFolder
 from scoring.beat_classes import class_stats
@@ -45,7 +52,7 @@ def compare_runs(run_dirs: list[Path], data: BeatData | None = None) -> dict[str
     if len(folds_n) != 1:
         raise ValueError(f"the runs have different fold counts: {sorted(folds_n)}")
     data = prepare() if data is None else data
-    folds = group_kfold(data.patient, folds_n.pop(), seed=SPLIT_SEED, labels=np.where(data.target < 0, 0, data.target))
+    folds = beat_folds(data, folds_n.pop())
     per_fold: dict[str, list[dict[str, Any]]] = {n: [] for n in [*names, "ensemble"]}
     fold_patients: list[list[str]] = []
     for k, (_, val) in enumerate(folds):
@@ -75,14 +82,7 @@ def compare_runs(run_dirs: list[Path], data: BeatData | None = None) -> dict[str
 
 
 def summary_lines(result: dict[str, Any]) -> list[str]:
-    lines = []
-    for name in [*result["runs"], "ensemble"]:
-        p = result[name]["pooled"]
-        lines.append(
-            f"{name}: pooled VEB Se {100 * p['veb_sensitivity']:.1f} +P {100 * p['veb_ppv']:.1f}  "
-            f"SVEB Se {100 * p['sveb_sensitivity']:.1f} +P {100 * p['sveb_ppv']:.1f}"
-        )
-    return lines
+    return [f"{name}: pooled {stats_line(result[name]['pooled'])}" for name in [*result["runs"], "ensemble"]]
 
 
 def write(result: dict[str, Any], out: Path) -> None:
