@@ -6,7 +6,9 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -220,15 +222,38 @@ class _Interrupted(Exception):
     pass
 
 
-def test_vt_stage_one_resumes_from_its_last_finished_epoch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _vt_stage_one(tmp_path: Path) -> tuple[Callable[..., Any], str, str]:
     from model_compression.training import vt
-    from model_compression.training.progress import ProgressLog
-    from model_compression.training.run_folder import read_history
 
     rng = np.random.default_rng(0)
     label = np.array([1] * 8 + [0] * 24, dtype=np.int8)
     x = rng.normal(size=(len(label), 1250, 1)).astype(np.float32)
     config = VtTrainConfig(epochs=3, batch_size=16, noise_probability=0.0)
+    return (lambda **kw: vt.train_stage1(x, label, config, tmp_path, seed=0, **kw)), "stage1.keras", "backup_stage1"
+
+
+def _rhythm_student(tmp_path: Path) -> tuple[Callable[..., Any], str, str]:
+    from model_compression.datasets.rhythm_records import RhythmRecords
+    from model_compression.training import rhythm
+
+    rng = np.random.default_rng(0)
+    n, length = 8, 1400
+    records = RhythmRecords(
+        signal=rng.normal(size=n * length).astype(np.float32), start=np.arange(n, dtype=np.int64) * length,
+        length=np.full(n, length, dtype=np.int64), label=np.arange(n) % 4, name=np.array([f"A{i}" for i in range(n)]),
+    )  # fmt: skip
+    config = rhythm.RhythmTrainConfig(student_epochs=3, batch_size=4, crops_per_record=1, noise_probability=0.0)
+    every = np.arange(n)
+    return (lambda **kw: rhythm.train("student", records, every, config, tmp_path, seed=0, **kw)), "model.keras", "backup"
+
+
+@pytest.mark.parametrize("fit", [_vt_stage_one, _rhythm_student], ids=["vt stage 1", "rhythm student"])
+def test_a_long_fit_resumes_from_its_last_finished_epoch(fit: Callable[[Path], tuple[Callable[..., Any], str, str]],
+                                                         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    from model_compression.training.progress import ProgressLog
+    from model_compression.training.run_folder import read_history
+
+    train, finished, backup = fit(tmp_path)
     ended: list[int] = []
 
     def end_then_cut(self: ProgressLog, epoch: int, logs: dict | None = None) -> None:
@@ -238,15 +263,21 @@ def test_vt_stage_one_resumes_from_its_last_finished_epoch(tmp_path: Path, monke
     monkeypatch.setattr(ProgressLog, "on_epoch_end", end_then_cut)
 
     with pytest.raises(_Interrupted):
-        vt.train_stage1(x, label, config, tmp_path, seed=0)
-    assert not (tmp_path / "stage1.keras").exists() and (tmp_path / "backup_stage1").exists()
-    vt.train_stage1(x, label, config, tmp_path, seed=0, resume=True)
+        train()
+    assert not (tmp_path / finished).exists() and (tmp_path / backup).exists()
+    train(resume=True)
     assert ended == [0, 1, 2]  # epochs 2 and 3 only, not the first again
     assert [row["epoch"] for row in read_history(tmp_path / "history.csv")] == [0, 1, 2]
-    assert (tmp_path / "stage1.keras").exists() and not (tmp_path / "backup_stage1").exists()
-    # Resumed once more, the finished stage 1 is loaded, not trained; without --resume it starts over.
-    vt.train_stage1(x, label, config, tmp_path, seed=0, resume=True)
+    assert (tmp_path / finished).exists() and not (tmp_path / backup).exists()
+    # Resumed once more, the finished network is loaded, not trained; without --resume it starts over.
+    train(resume=True)
     assert ended == [0, 1, 2]
-    vt.train_stage1(x, label, config, tmp_path, seed=0)
+    train()
     assert ended == [0, 1, 2, 0, 1, 2]
     assert len(read_history(tmp_path / "history.csv")) == 3
+    # A fresh start clears a stale backup too: an interrupted try is not continued by the next one.
+    ended.clear()
+    with pytest.raises(_Interrupted):
+        train()
+    train()
+    assert ended == [0, 0, 1, 2]

@@ -38,7 +38,7 @@ from model_compression.rhythm_pipeline import (
 from model_compression.training.batches import epoch_batches
 from model_compression.training.folds import kept_result
 from model_compression.training.noise_bank import add_noise, noise_bank
-from model_compression.training.progress import ProgressLog
+from model_compression.training.resumable_fit import FitFiles, resumable_fit
 from model_compression.training.run_folder import RunFolder, read_history, seed_everything
 
 EXPORT_NAME = "rhythm_resnet"
@@ -145,31 +145,24 @@ def build(role: str, config: RhythmTrainConfig, batch_size: int | None = None) -
 
 
 def train(role: str, records: RhythmRecords, index: np.ndarray, config: RhythmTrainConfig, folder: Path,
-          seed: int, teacher: Any | None = None) -> Any:  # fmt: skip
-    """Trains (or resumes, from the folder's backup) one network; returns it."""
+          seed: int, teacher: Any | None = None, *, resume: bool = False) -> Any:  # fmt: skip
+    """One network in `folder`; with `resume`, kept or continued from its last finished epoch."""
     import keras
 
-    folder.mkdir(parents=True, exist_ok=True)
-    final = folder / "model.keras"
-    if final.exists():
-        return keras.saving.load_model(final, compile=False)
     seed_everything(seed)
     epochs = config.teacher_epochs if role == "teacher" else config.student_epochs
     batches = CropBatches(records, index, config, seed, teacher)
-    model = build(role, config)
-    steps = len(batches.dataset) * epochs
-    loss = (distillation_loss(config.distill_alpha, config.distill_temperature, len(RHYTHM_CLASSES))
-            if teacher is not None else label_loss())  # fmt: skip
-    model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(config.learning_rate, steps,
-                  alpha=0.02)), loss=loss)  # fmt: skip
-    model.fit(
-        batches.dataset, epochs=epochs, verbose=0,
-        callbacks=[keras.callbacks.BackupAndRestore(str(folder / "backup")),
-                   keras.callbacks.CSVLogger(str(folder / "history.csv"), append=True),
-                   ProgressLog(f"rhythm {role} {folder.parent.name}", epochs, len(batches.dataset))],
-    )  # fmt: skip
-    model.save(final)
-    return model
+
+    def build_compiled(steps: int) -> Any:
+        model = build(role, config)
+        loss = (distillation_loss(config.distill_alpha, config.distill_temperature, len(RHYTHM_CLASSES))
+                if teacher is not None else label_loss())  # fmt: skip
+        schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, steps, alpha=0.02)
+        model.compile(optimizer=keras.optimizers.Adam(schedule), loss=loss)
+        return model
+
+    return resumable_fit(build_compiled, batches.dataset, epochs, FitFiles(folder),
+                         label=f"rhythm {role} {folder.parent.name}", resume=resume)  # fmt: skip
 
 
 def record_verdicts(predict_windows: Callable[[np.ndarray], np.ndarray], records: RhythmRecords, index: np.ndarray, config: RhythmTrainConfig) -> np.ndarray:
@@ -227,13 +220,15 @@ def cross_validate(run: RunFolder, records: RhythmRecords, config: RhythmTrainCo
         teacher = None
         if config.teacher:
             _log(f"fold {k + 1}/{len(folds)}: teacher")
-            teacher = train("teacher", records, train_idx, config, run.file(f"{name}/teacher"), config.seed + k)
+            teacher = train("teacher", records, train_idx, config, run.file(f"{name}/teacher"), config.seed + k,
+                            resume=resume)
             result["teacher_float"] = scores(
                 records.label[val_idx], record_verdicts(keras_windows(teacher), records, val_idx, config)
             )
             _log(f"fold {k + 1}/{len(folds)}: teacher score {result['teacher_float']['score']:.3f}")
         _log(f"fold {k + 1}/{len(folds)}: student")
-        student = train("student", records, train_idx, config, run.file(f"{name}/student"), config.seed + 100 + k, teacher)
+        student = train("student", records, train_idx, config, run.file(f"{name}/student"), config.seed + 100 + k,
+                        teacher, resume=resume)  # fmt: skip
         result["student_float"] = scores(
             records.label[val_idx], record_verdicts(keras_windows(student), records, val_idx, config)
         )
@@ -285,19 +280,21 @@ def load(config: RhythmTrainConfig) -> RhythmRecords:
     return load_rhythm_records(RhythmRecordConfig(fs=config.fs, max_records=config.max_records))
 
 
-def train_final(run: RunFolder, records: RhythmRecords, config: RhythmTrainConfig) -> bytes:
+def train_final(run: RunFolder, records: RhythmRecords, config: RhythmTrainConfig, *, resume: bool) -> bytes:
     """The shipped student: the same recipe on every record (its teacher too), then int8."""
     path = run.file(f"final/{EXPORT_NAME}.tflite")
-    if path.exists():
+    if resume and path.exists():
         _log("final model: trained before, kept")
         return path.read_bytes()
     every = np.arange(len(records.label))
     teacher = None
     if config.teacher:
         _log("final teacher: all records")
-        teacher = train("teacher", records, every, config, run.file("final/teacher"), config.seed + 1000)
+        teacher = train("teacher", records, every, config, run.file("final/teacher"), config.seed + 1000,
+                        resume=resume)
     _log("final student: all records")
-    student = train("student", records, every, config, run.file("final/student"), config.seed + 1100, teacher)
+    student = train("student", records, every, config, run.file("final/student"), config.seed + 1100, teacher,
+                    resume=resume)
     tflite = to_int8(student, records, every, config)
     path.write_bytes(tflite)
     return tflite
@@ -377,7 +374,7 @@ def run_cli(args: Any) -> int:
         if key in cv:
             s = cv[key]
             _log(f"{key}: score {s['score_mean']:.3f} ± {s['score_std']:.3f}, Noisy F1 {s['noisy_f1_mean']:.3f}")
-    tflite = train_final(run, records, config)
+    tflite = train_final(run, records, config, resume=resume)
     footprint = {
         "flash_bytes": len(tflite),
         "arena_bytes": smallest_arena(str(run.file(f"final/{EXPORT_NAME}.tflite"))),

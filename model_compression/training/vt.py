@@ -23,6 +23,7 @@ from model_compression.training.batches import epoch_batches
 from model_compression.training.folds import kept_result, nan_mean, nan_std
 from model_compression.training.noise_bank import add_noise, noise_bank
 from model_compression.training.progress import ProgressLog
+from model_compression.training.resumable_fit import FitFiles, resumable_fit
 from model_compression.training.run_folder import RunFolder, read_history, seed_everything
 
 EXPORT_NAME = "vt_scnn"
@@ -95,39 +96,23 @@ class Stage1Batches:
 
 def train_stage1(x: np.ndarray, label: np.ndarray, config: VtTrainConfig, folder: Path, seed: int,
                  *, resume: bool = False) -> Any:  # fmt: skip
-    """Stage 1 in `folder`. With `resume`, a finished stage 1 there is loaded and an interrupted
-    one continues from its last finished epoch (Keras' BackupAndRestore: weights, optimizer and
-    schedule step; the batches' random draws start again from the seed)."""
-    import shutil
-
+    """Stage 1 in `folder`; with `resume`, kept or continued from its last finished epoch."""
     import keras
 
     from model_compression.models.scnn import build_scnn
 
-    folder.mkdir(parents=True, exist_ok=True)
-    finished, backup, history = folder / "stage1.keras", folder / "backup_stage1", folder / "history.csv"
-    if resume and finished.exists():
-        _log(f"{folder.name}: stage 1 trained before, kept")
-        return keras.saving.load_model(finished, compile=False)
-    if not (resume and backup.exists()):
-        # A fresh start: nothing of an earlier, unfinished try is restored or appended to.
-        shutil.rmtree(backup, ignore_errors=True)
-        history.unlink(missing_ok=True)
     seed_everything(seed)
     batches = Stage1Batches(x, label, config, seed)
-    model = build_scnn(x.shape[1], x.shape[2])
-    steps = len(batches.dataset) * config.epochs
-    model.compile(
-        optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(config.learning_rate, steps, alpha=0.05)),
-        loss="binary_crossentropy",
-        metrics=["accuracy"],
-    )
-    model.fit(batches.dataset, epochs=config.epochs, verbose=0,
-              callbacks=[keras.callbacks.BackupAndRestore(str(backup)),
-                         keras.callbacks.CSVLogger(str(history), append=True),
-                         ProgressLog(f"vt stage 1 {folder.name}", config.epochs, len(batches.dataset))])  # fmt: skip
-    model.save(finished)
-    return model
+
+    def build(steps: int) -> Any:
+        model = build_scnn(x.shape[1], x.shape[2])
+        schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, steps, alpha=0.05)
+        model.compile(optimizer=keras.optimizers.Adam(schedule), loss="binary_crossentropy", metrics=["accuracy"])
+        return model
+
+    files = FitFiles(folder, finished="stage1.keras", backup="backup_stage1")
+    return resumable_fit(build, batches.dataset, config.epochs, files, label=f"vt stage 1 {folder.name}",
+                         resume=resume)  # fmt: skip
 
 
 def train_stage2(stage1: Any, x: np.ndarray, label: np.ndarray, config: VtTrainConfig, folder: Path) -> Any:
