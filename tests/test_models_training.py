@@ -7,6 +7,7 @@ import argparse
 import json
 import shutil
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -186,6 +187,14 @@ def test_resume_refuses_a_different_config(tmp_path: Path) -> None:
     run.save_config({"epochs": 1}, resume=False)
     with pytest.raises(ValueError, match="different config"):
         run.save_config({"epochs": 2}, resume=True)
+    # A field the config gained after the run began is the run's own at its default, not beyond.
+    started = {k: v for k, v in json.loads(json.dumps(asdict(VtTrainConfig()))).items() if k != "confirmed"}
+    run.write_json("config.json", started)
+    run.save_config(VtTrainConfig(), resume=True)
+    assert run.read_json("config.json")["confirmed"] == []
+    run.write_json("config.json", started)
+    with pytest.raises(ValueError, match=r"different config \(confirmed\)"):
+        run.save_config(VtTrainConfig(confirmed=("/data/reviewed",)), resume=True)
 
 
 def test_train_rhythm_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

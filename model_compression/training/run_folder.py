@@ -7,7 +7,7 @@ import csv
 import json
 import os
 import random
-from dataclasses import asdict, is_dataclass
+from dataclasses import MISSING, asdict, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,14 +40,22 @@ class RunFolder:
         return self.file(name).exists()
 
     def save_config(self, config: Any, *, resume: bool) -> None:
-        """Writes the config; on resume, refuses one that differs from the run's own."""
+        """Writes the config; on resume, refuses one that differs from the run's own. A field the
+        config has gained since the run began counts as its default there (it did not exist, so the
+        run had the behaviour that the default keeps)."""
         plain = _plain(config)
         if resume and self.has("config.json"):
-            old = self.read_json("config.json")
+            old = {**_defaults(config), **self.read_json("config.json")}
             if old != plain:
                 changed = sorted(k for k in set(old) | set(plain) if old.get(k) != plain.get(k))
                 raise ValueError(f"{self.path}: resuming with a different config ({', '.join(changed)})")
         self.write_json("config.json", plain)
+
+
+def _defaults(config: Any) -> dict[str, Any]:
+    if not (is_dataclass(config) and not isinstance(config, type)):
+        return {}
+    return {f.name: _plain(f.default) for f in fields(config) if f.default is not MISSING}
 
 
 def read_history(path: Path) -> list[dict[str, float]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -48,10 +49,27 @@ class VtTrainConfig:
     # A window is VT when VT fills at least this share of it (windows with less, but some, are left
     # out): lower, the SCNN learns to call VT sooner after onset, which is the alarm's latency.
     min_vt_overlap: float = 0.5
+    # Folders of doctor-reviewed events exported by the cloud (datasets/confirmed_events.py), added
+    # to the databases' windows: cross-validated by patient with them, then in the shipped model.
+    confirmed: tuple[str, ...] = ()
 
 
 def load(config: VtTrainConfig) -> VtWindows:
-    return load_vt_windows(VtWindowConfig(fs=config.fs, min_vt_overlap=config.min_vt_overlap))
+    window_config = VtWindowConfig(fs=config.fs, min_vt_overlap=config.min_vt_overlap)
+    return with_confirmed(load_vt_windows(window_config), config.confirmed, window_config)
+
+
+def with_confirmed(windows: VtWindows, folders: Sequence[str], config: VtWindowConfig) -> VtWindows:
+    """The databases' windows and those of each folder of reviewed events."""
+    from model_compression.datasets.confirmed_events import confirmed_vt_windows
+
+    parts = [windows]
+    for folder in folders:
+        part = confirmed_vt_windows(folder, config)
+        _log(f"{folder}: {len(part.label)} reviewed windows, {int(part.label.sum())} VT, "
+             f"{len(set(part.patient.tolist()))} patients")  # fmt: skip
+        parts.append(part)
+    return VtWindows.concat(parts, windows.x.shape[1], windows.x.shape[2]) if folders else windows
 
 
 def model_x(x: np.ndarray, config: VtTrainConfig) -> np.ndarray:
@@ -273,7 +291,11 @@ def config_from(args: dict) -> VtTrainConfig:
     overlap = args.get("min_vt_overlap")
     if overlap is not None and not 0.0 < overlap <= 1.0:
         raise ValueError(f"min_vt_overlap must be in (0, 1], got {overlap}")
-    return VtTrainConfig(**{k: args[k] for k in keys if args.get(k) is not None})
+    given = {k: args[k] for k in keys if args.get(k) is not None}
+    if args.get("confirmed"):
+        # Absolute, so that a resumed run reads the same folders from anywhere.
+        given["confirmed"] = tuple(str(Path(d).resolve()) for d in args["confirmed"])
+    return VtTrainConfig(**given)
 
 
 def describe(config: VtTrainConfig) -> dict[str, Any]:
@@ -339,6 +361,7 @@ def model_card(
                 "Non-VT windows: every other annotated rhythm of vfdb and mitdb (5-s hop), and CinC 2017 "
                 "(Normal, AF, Other, Noisy; 10-s hop).",
                 "Augmented with gain 0.5-2x and real nstdb muscle/baseline noise (SNR 6-24 dB) on 30 % of windows.",
+                *([f"Doctor-reviewed events: {', '.join(config.confirmed)}."] if config.confirmed else []),
             ],
             "Split": (
                 f"Leave-patients-out cross-validation, {config.folds} folds of whole patients (records), "
@@ -346,7 +369,7 @@ def model_card(
                 "whole network. Stage 2: convolutions and pools frozen, dense layers retrained on the VT windows."
             ),
             "Known limits": [
-                f"VT comes from {len(set(windows.patient[windows.label == 1].tolist()))} patients of two databases "
+                f"VT comes from {len(set(windows.patient[windows.label == 1].tolist()))} patients "
                 f"(about {windows.rec_vt_minutes.sum():.0f} minutes annotated): morphologies beyond them are unseen.",
                 "One lead; the patent's 12-lead input is not what a patch has.",
             ],
