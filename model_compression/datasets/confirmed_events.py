@@ -19,6 +19,7 @@ load with its path and the reason: a doctor's label is not dropped silently.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +45,7 @@ def confirmed_vt_windows(folder: str | Path, config: VtWindowConfig) -> VtWindow
             raise RecordError(folder / name, "no rhythm annotations: the reviewed span is not marked")
         part = record_windows(record, config)
         patient = patient_of(record.extra.get("comments", ""), record.name)
-        parts.append(_relabel(part, f"confirmed/{patient}"))
+        parts.append(replace(part, patient=np.full(len(part.label), f"confirmed/{patient}")))
     return VtWindows.concat(parts, samples, config.leads)
 
 
@@ -53,9 +54,3 @@ def patient_of(comments: str, record_name: str) -> str:
     found = _PATIENT.search(comments)
     return found.group(1) if found else record_name
 
-
-def _relabel(part: VtWindows, patient: str) -> VtWindows:
-    n = len(part.label)
-    fields = part.to_arrays()
-    fields["patient"] = np.full(n, patient)
-    return VtWindows.from_arrays(fields)

@@ -27,9 +27,10 @@ class FitFiles:
         return self.folder / name
 
 
-def resumable_fit(build: Callable[[int], Any], dataset: Any, epochs: int, files: FitFiles, *, label: str,
-                  resume: bool) -> Any:  # fmt: skip
-    """The network `build(total_steps)` returns (compiled), fitted on `dataset` for `epochs`.
+def resumable_fit(build: Callable[[int], Any], make_dataset: Callable[[], Any], epochs: int, files: FitFiles, *,
+                  label: str, resume: bool) -> Any:  # fmt: skip
+    """The network `build(total_steps)` returns (compiled), fitted for `epochs` on the dataset that
+    `make_dataset()` returns (called, as `build`, only when there is something to train).
 
     With `resume`, a finished network in the folder is loaded, not trained, and an interrupted fit
     continues from its last finished epoch (the dataset's random draws start again from their seed).
@@ -47,6 +48,7 @@ def resumable_fit(build: Callable[[int], Any], dataset: Any, epochs: int, files:
     if not (resume and backup.exists()):
         shutil.rmtree(backup, ignore_errors=True)
         history.unlink(missing_ok=True)
+    dataset = make_dataset()
     model = build(len(dataset) * epochs)
     model.fit(dataset, epochs=epochs, verbose=0,
               callbacks=[keras.callbacks.BackupAndRestore(str(backup)),

@@ -149,9 +149,11 @@ def train(role: str, records: RhythmRecords, index: np.ndarray, config: RhythmTr
     """One network in `folder`; with `resume`, kept or continued from its last finished epoch."""
     import keras
 
-    seed_everything(seed)
     epochs = config.teacher_epochs if role == "teacher" else config.student_epochs
-    batches = CropBatches(records, index, config, seed, teacher)
+
+    def dataset() -> Any:
+        seed_everything(seed)
+        return CropBatches(records, index, config, seed, teacher).dataset
 
     def build_compiled(steps: int) -> Any:
         model = build(role, config)
@@ -161,7 +163,7 @@ def train(role: str, records: RhythmRecords, index: np.ndarray, config: RhythmTr
         model.compile(optimizer=keras.optimizers.Adam(schedule), loss=loss)
         return model
 
-    return resumable_fit(build_compiled, batches.dataset, epochs, FitFiles(folder),
+    return resumable_fit(build_compiled, dataset, epochs, FitFiles(folder),
                          label=f"rhythm {role} {folder.parent.name}", resume=resume)  # fmt: skip
 
 

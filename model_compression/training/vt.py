@@ -119,8 +119,9 @@ def train_stage1(x: np.ndarray, label: np.ndarray, config: VtTrainConfig, folder
 
     from model_compression.models.scnn import build_scnn
 
-    seed_everything(seed)
-    batches = Stage1Batches(x, label, config, seed)
+    def dataset() -> Any:
+        seed_everything(seed)
+        return Stage1Batches(x, label, config, seed).dataset
 
     def build(steps: int) -> Any:
         model = build_scnn(x.shape[1], x.shape[2])
@@ -129,7 +130,7 @@ def train_stage1(x: np.ndarray, label: np.ndarray, config: VtTrainConfig, folder
         return model
 
     files = FitFiles(folder, finished="stage1.keras", backup="backup_stage1")
-    return resumable_fit(build, batches.dataset, config.epochs, files, label=f"vt stage 1 {folder.name}",
+    return resumable_fit(build, dataset, config.epochs, files, label=f"vt stage 1 {folder.name}",
                          resume=resume)  # fmt: skip
 
 
