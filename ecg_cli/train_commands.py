@@ -43,6 +43,8 @@ def register(groups: Any) -> None:
     rhythm.add_argument("--student-epochs", type=int, help="epochs of each student (default 30)")
     rhythm.add_argument("--no-teacher", action="store_true", help="train the student from the labels alone")
     rhythm.add_argument("--max-records", type=int, help="use only the first N records (quick runs)")
+    rhythm.add_argument("--confirmed", action="append", metavar="DIR",
+                        help="a folder of doctor-reviewed events exported by the cloud, added to the data (repeatable)")  # fmt: skip
     rhythm.set_defaults(run=_rhythm)
 
 

@@ -47,6 +47,17 @@ class RhythmRecords:
     def from_arrays(cls, arrays: Arrays) -> RhythmRecords:
         return cls(**{f.name: arrays[f.name] for f in fields(cls)})
 
+    @classmethod
+    def concat(cls, parts: list[RhythmRecords]) -> RhythmRecords:
+        length = np.concatenate([p.length for p in parts])
+        return cls(
+            signal=np.concatenate([p.signal for p in parts]),
+            start=(np.cumsum(length) - length).astype(np.int64),
+            length=length,
+            label=np.concatenate([p.label for p in parts]),
+            name=np.concatenate([p.name.astype(str) for p in parts]),
+        )
+
 
 def load_rhythm_records(
     config: RhythmRecordConfig | None = None, *, root: str | Path | None = None, cache_dir: str | Path | None = None

@@ -24,7 +24,7 @@ from model_compression.datasets.rhythm_records import (
     RhythmRecords,
     load_rhythm_records,
 )
-from model_compression.datasets.splits import SPLIT_SEED, stratified_kfold
+from model_compression.datasets.splits import SPLIT_SEED, Fold, group_kfold, stratified_kfold
 from model_compression.rhythm_pipeline import (
     HOP_S,
     WINDOW_S,
@@ -63,6 +63,9 @@ class RhythmTrainConfig:
     seed: int = 0
     teacher: bool = True  # False: the student learns from the labels alone
     max_records: int | None = None
+    # Folders of doctor-reviewed events exported by the cloud (datasets/confirmed_events.py): each
+    # reviewed span joins CinC 2017 as a record, its patient's spans in one fold.
+    confirmed: tuple[str, ...] = ()
 
 
 def window_samples(config: RhythmTrainConfig) -> int:
@@ -206,10 +209,30 @@ def to_int8(model: Any, records: RhythmRecords, index: np.ndarray, config: Rhyth
     return convert(export, representative_rows([windows], len(windows), config.seed))
 
 
-def cross_validate(run: RunFolder, records: RhythmRecords, config: RhythmTrainConfig, *, resume: bool) -> dict[str, Any]:
+def rhythm_folds(label: np.ndarray, patient: np.ndarray, k: int) -> list[Fold]:
+    """CinC 2017's records (patient "") dealt out stratified, as without reviewed events, so their
+    folds stay those of every earlier run; reviewed spans by patient, stratified as whole patients
+    allow, fold j of each side making fold j."""
+    cinc = np.flatnonzero(patient == "")
+    reviewed = np.flatnonzero(patient != "")
+    fold_of = np.empty(len(label), dtype=np.int64)
+    for f, (_, val) in enumerate(stratified_kfold(label[cinc], k, seed=SPLIT_SEED)):
+        fold_of[cinc[val]] = f
+    if len(reviewed):
+        groups = min(k, len(np.unique(patient[reviewed])))
+        if groups == 1:
+            fold_of[reviewed] = 0
+        else:
+            for f, (_, val) in enumerate(group_kfold(patient[reviewed], groups, SPLIT_SEED, label[reviewed])):
+                fold_of[reviewed[val]] = f
+    return [(np.flatnonzero(fold_of != f), np.flatnonzero(fold_of == f)) for f in range(k)]
+
+
+def cross_validate(run: RunFolder, records: RhythmRecords, patient: np.ndarray, config: RhythmTrainConfig, *,
+                   resume: bool) -> dict[str, Any]:  # fmt: skip
     from model_compression.training.tflm import Int8Model
 
-    folds = stratified_kfold(records.label, config.folds, seed=SPLIT_SEED)
+    folds = rhythm_folds(records.label, patient, config.folds)
     results = []
     for k, (train_idx, val_idx) in enumerate(folds):
         name = f"cv/fold{k}"
@@ -278,8 +301,19 @@ def _log(message: str) -> None:
     print(f"train rhythm: {message}", file=sys.stderr, flush=True)
 
 
-def load(config: RhythmTrainConfig) -> RhythmRecords:
-    return load_rhythm_records(RhythmRecordConfig(fs=config.fs, max_records=config.max_records))
+def load(config: RhythmTrainConfig) -> tuple[RhythmRecords, np.ndarray]:
+    """CinC 2017 and the reviewed spans of config.confirmed, with each record's patient ("" for
+    CinC 2017, where every record counts as its own)."""
+    from model_compression.datasets.confirmed_events import confirmed_rhythm_records
+
+    cinc = load_rhythm_records(RhythmRecordConfig(fs=config.fs, max_records=config.max_records))
+    parts, patients = [cinc], [np.full(len(cinc.label), "")]
+    for folder in config.confirmed:
+        part, patient = confirmed_rhythm_records(folder, config.fs)
+        _log(f"{folder}: {len(part.label)} reviewed spans, {len(set(patient.tolist()))} patients")
+        parts.append(part)
+        patients.append(patient)
+    return (RhythmRecords.concat(parts) if config.confirmed else cinc), np.concatenate(patients).astype(str)
 
 
 def train_final(run: RunFolder, records: RhythmRecords, config: RhythmTrainConfig, *, resume: bool) -> bytes:
@@ -327,6 +361,7 @@ def model_card(tflite: bytes, cv: dict, config: RhythmTrainConfig, footprint: di
                 "PhysioNet/CinC Challenge 2017 training records here (single lead, 300 Hz, 9-61 s), resampled.",
                 "Training crops: random 10-s stretches, class weights (inverse frequency)^"
                 f"{config.class_weight_power:g}, real nstdb noise on {100 * config.noise_probability:.0f} % of crops.",
+                *([f"Doctor-reviewed spans: {', '.join(config.confirmed)}."] if config.confirmed else []),
             ],
             "Split": (
                 f"Stratified {config.folds}-fold cross-validation over records. "
@@ -364,14 +399,17 @@ def run_cli(args: Any) -> int:
         overrides.setdefault("student_epochs", a["epochs"])
     if a.get("no_teacher"):
         overrides["teacher"] = False
+    if a.get("confirmed"):
+        # Absolute, so that a resumed run reads the same folders from anywhere.
+        overrides["confirmed"] = tuple(str(Path(d).resolve()) for d in a["confirmed"])
     config = RhythmTrainConfig(**overrides)
     resume = bool(a.get("resume"))
     run = RunFolder(a.get("run_dir") or RUNS_DIR / "rhythm")
     run.save_config(config, resume=resume)
-    records = load(config)
+    records, patient = load(config)
     _log(f"{len(records.label)} records: " + ", ".join(
         f"{c} {int((records.label == i).sum())}" for i, c in enumerate(RHYTHM_CLASSES)))  # fmt: skip
-    cv = cross_validate(run, records, config, resume=resume)
+    cv = cross_validate(run, records, patient, config, resume=resume)
     for key in ("teacher_float", "student_float", "student_int8"):
         if key in cv:
             s = cv[key]
