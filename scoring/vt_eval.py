@@ -229,6 +229,8 @@ def run_cli(args: argparse.Namespace) -> int:
     if unseen:
         say(sys.stderr, f"{len(unseen)} records in no fold of {args.cv_run}, left out: {', '.join(unseen[:10])}")
     if not tasks:
+        if unseen:
+            raise UserFacingError(f"{folder}: none of its records is in a finished fold of {args.cv_run}")
         raise UserFacingError(f"{folder}: no record with annotations and no {CINC_REFERENCE}")
     with model_sets(plan) as owner:
         tasks = [dataclasses.replace(t, models_dir=owner.get(_key(folder.name, t))) for t in tasks]

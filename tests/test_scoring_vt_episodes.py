@@ -427,6 +427,19 @@ def test_command_refuses_unknown_records(tmp_path: Path, monkeypatch: pytest.Mon
         run(["eval", "vt", "--data", str(DATA / "mitdb"), "--records", "nope", "--jobs", "1"])
 
 
+@pytest.mark.skipif(not (DATA / "mitdb" / "203.atr").exists(), reason="mitdb 203 not found")
+def test_command_says_when_no_finished_fold_holds_the_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, vt_eval.REPLAY_MODULE, stand_in_replay({}))
+    fold = tmp_path / "run" / "cv" / "fold0"
+    fold.mkdir(parents=True)
+    (fold / "result.json").write_text(json.dumps({"fold": 0, "val_records": ["mitdb/207"]}))
+    for variant in ("stage1", "stage2"):
+        (fold / f"vt_scnn_{variant}.tflite").write_bytes(b"vt")
+    with pytest.raises(UserFacingError, match="none of its records is in a finished fold"):
+        run(["eval", "vt", "--data", str(DATA / "mitdb"), "--records", "203", "--cv-run", str(tmp_path / "run"),
+             "--variant", "stage2", "--jobs", "1"])  # fmt: skip
+
+
 @pytest.mark.skipif(not (DATA / "mitdb" / "207.dat").exists(), reason="mitdb 207 not found")
 @pytest.mark.timeout(120)
 def test_command_with_the_real_replay(tmp_path: Path) -> None:
