@@ -33,6 +33,8 @@ def register(groups: Any) -> None:
     vt.add_argument(
         "--min-vt-overlap", type=float, help="share of a window VT must fill for it to be a VT window (default 0.5)"
     )
+    vt.add_argument("--slow", type=float, dest="slow_probability",
+                    help="share of training windows slowed down 1-1.6x (slower rates, wider QRS; default 0)")  # fmt: skip
     vt.add_argument("--confirmed", action="append", metavar="DIR",
                     help="a folder of doctor-reviewed events exported by the cloud, added to the data (repeatable)")  # fmt: skip
     vt.set_defaults(run=_vt)

@@ -290,3 +290,25 @@ def test_a_long_fit_resumes_from_its_last_finished_epoch(fit: Callable[[Path], t
         train()
     train()
     assert ended == [0, 0, 1, 2]
+
+
+def test_slow_down_stretches_a_share_of_windows_into_a_slower_rhythm() -> None:
+    from model_compression.training.vt import config_from, slow_down
+
+    fs, samples = 125, 1250
+    t = np.arange(samples) / fs
+    x = np.stack([np.sin(2 * np.pi * 2.0 * t)] * 400)[:, :, None].astype(np.float32)  # 120 cycles a minute
+    rng = np.random.default_rng(0)
+    out = slow_down(x, rng, (1.25, 1.25), 0.5)
+    changed = ~np.all(out == x, axis=(1, 2))
+    assert 150 < changed.sum() < 250 and out.shape == x.shape and out.dtype == x.dtype
+    # A changed window is the same sine at 2 / 1.25 Hz: its strongest frequency falls accordingly.
+    spectrum = np.abs(np.fft.rfft(out[changed][:, :, 0], axis=1)).mean(axis=0)
+    assert np.fft.rfftfreq(samples, 1 / fs)[spectrum.argmax()] == pytest.approx(1.6, abs=0.1)
+    assert np.all(out[~changed] == x[~changed])
+    assert slow_down(x, rng, (1.0, 1.6), 0.0) is x
+    with pytest.raises(ValueError, match="at least 1"):
+        slow_down(x, rng, (0.8, 1.2), 0.5)
+    assert config_from({"slow_probability": 0.5}).slow_probability == 0.5
+    with pytest.raises(ValueError, match="slow_probability"):
+        config_from({"slow_probability": 1.5})

@@ -52,6 +52,11 @@ class VtTrainConfig:
     # Folders of doctor-reviewed events exported by the cloud (datasets/confirmed_events.py), added
     # to the databases' windows: cross-validated by patient with them, then in the shipped model.
     confirmed: tuple[str, ...] = ()
+    # Share of training windows (VT and non-VT alike) slowed down by a factor drawn log-uniformly
+    # from slow_range: a stretch of each window resampled to the whole, so rates and QRS widths
+    # below those recorded (slow VT near 100 bpm) are seen in training. 0: off.
+    slow_probability: float = 0.0
+    slow_range: tuple[float, float] = (1.0, 1.6)
 
 
 def load(config: VtTrainConfig) -> VtWindows:
@@ -105,11 +110,37 @@ class Stage1Batches:
 
     def batch(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         rows = self.order[i * self.config.batch_size : (i + 1) * self.config.batch_size]
-        x = self.x[rows] * self.rng.uniform(*self.config.gain_range, size=(len(rows), 1, 1)).astype(np.float32)
+        x = slow_down(self.x[rows], self.rng, self.config.slow_range, self.config.slow_probability)
+        x = x * self.rng.uniform(*self.config.gain_range, size=(len(rows), 1, 1)).astype(np.float32)
         rms = x.std(axis=(1, 2))
         x = add_noise(x, self.rng, self.bank, signal_rms=rms, snr_db=self.config.snr_db,
                       probability=self.config.noise_probability)  # fmt: skip
         return model_x(x, self.config), self.label[rows].astype(np.float32)
+
+
+def slow_down(x: np.ndarray, rng: np.random.Generator, factors: tuple[float, float], probability: float) -> np.ndarray:
+    """Windows (n, samples, leads); for a `probability` share of them, a random stretch of
+    samples / factor resampled to the whole window by linear interpolation (factor drawn
+    log-uniformly from `factors`, at least 1): the same rhythm, slower and wider."""
+    if probability <= 0 or factors[1] <= 1.0:
+        return x
+    if factors[0] < 1.0:
+        raise ValueError(f"slow_range must be at least 1 (a window holds no signal to speed up), got {factors}")
+    x = x.copy()
+    rows = np.flatnonzero(rng.random(len(x)) < probability)
+    if not len(rows):
+        return x
+    samples = x.shape[1]
+    factor = np.exp(rng.uniform(np.log(factors[0]), np.log(factors[1]), len(rows)))
+    start = rng.uniform(0.0, 1.0, len(rows)) * (samples - 1) * (1.0 - 1.0 / factor)
+    at = start[:, None] + np.arange(samples)[None, :] / factor[:, None]
+    left = np.minimum(np.floor(at).astype(np.int64), samples - 2)
+    frac = (at - left).astype(np.float32)[:, :, None]
+    src = x[rows]
+    lo = np.take_along_axis(src, left[:, :, None], axis=1)
+    hi = np.take_along_axis(src, left[:, :, None] + 1, axis=1)
+    x[rows] = lo + frac * (hi - lo)
+    return x
 
 
 def train_stage1(x: np.ndarray, label: np.ndarray, config: VtTrainConfig, folder: Path, seed: int,
@@ -288,10 +319,13 @@ def _log(message: str) -> None:
 
 
 def config_from(args: dict) -> VtTrainConfig:
-    keys = {"folds", "epochs", "seed", "fs", "max_non_vt", "min_vt_overlap"}
+    keys = {"folds", "epochs", "seed", "fs", "max_non_vt", "min_vt_overlap", "slow_probability"}
     overlap = args.get("min_vt_overlap")
     if overlap is not None and not 0.0 < overlap <= 1.0:
         raise ValueError(f"min_vt_overlap must be in (0, 1], got {overlap}")
+    slow = args.get("slow_probability")
+    if slow is not None and not 0.0 <= slow <= 1.0:
+        raise ValueError(f"slow_probability must be in [0, 1], got {slow}")
     given = {k: args[k] for k in keys if args.get(k) is not None}
     if args.get("confirmed"):
         # Absolute, so that a resumed run reads the same folders from anywhere.
@@ -362,6 +396,8 @@ def model_card(
                 "Non-VT windows: every other annotated rhythm of vfdb and mitdb (5-s hop), and CinC 2017 "
                 "(Normal, AF, Other, Noisy; 10-s hop).",
                 "Augmented with gain 0.5-2x and real nstdb muscle/baseline noise (SNR 6-24 dB) on 30 % of windows.",
+                *([f"Slowed down {config.slow_range[0]:g}-{config.slow_range[1]:g}x (log-uniform) on "
+                   f"{100 * config.slow_probability:.0f} % of windows."] if config.slow_probability > 0 else []),
                 *([f"Doctor-reviewed events: {', '.join(config.confirmed)}."] if config.confirmed else []),
             ],
             "Split": (
