@@ -4,7 +4,8 @@ One VM run on a stretch of a record through the front end (ADC codes streamed fr
 
 | stage            | measured as                                                                 |
 |------------------|-----------------------------------------------------------------------------|
-| signal path      | SignalPath(250 Hz, model rate 125 Hz).push per code, no consumers           |
+| signal path      | SignalPath(250 Hz, model rate 125 Hz).push per code, its two streams handed |
+|                  | to do-nothing consumers (the resampler to 125 Hz and the calls included)    |
 | sample glue      | the Patch's other per-sample work, each on the streams the path produced:   |
 |                  | raw ring (SnippetRecorder.push), SignalQuality.push, WindowInput.push       |
 | beat input       | BeatInput.push on the path's 250-Hz stream, its beats replayed on the same  |
@@ -132,12 +133,16 @@ def best_of(fn):
 keep = {{}}
 
 
-# A fresh signal path (with attach(path) hooked on) timed over the stage; the path and what
-# attach made are left in keep.
-def path_run(attach=None):
+def _skip(x):
+    pass
+
+
+# A fresh signal path, its streams handed to _skip, timed over the stage; the path is left in keep.
+def path_run():
     def run():
         path = SignalPath(FS, LSB, 125)
-        keep["attached"] = attach(path) if attach is not None else None
+        path.on_filtered_sample = _skip
+        path.on_model_sample = _skip
         push = path.push
         t0 = ticks()
         for c in stage:
@@ -236,10 +241,6 @@ def replay(attach):
 def with_beats(src):
     beats = BeatInput(src, LSB, beat_buf, bq, rr_buf, rq)
     return beats.push, beats
-
-
-def _skip(x):
-    pass
 
 
 out["beat_input_us"] = best_of(replay(with_beats))
