@@ -74,7 +74,7 @@ def test_a_side_over_its_time_limit_is_stopped(record: BuiltRecord, tmp_path: Pa
 
 def test_comparison_is_relative_to_neurokit_and_the_reference() -> None:
     ours = {"figures": {"mean_hr_bpm": 61.0, "sdnn_ms": 105.0}}
-    neurokit = {"figures": {"mean_hr_bpm": 60.0, "sdnn_ms": 100.0}}
+    neurokit = {"figures": {"mean_hr_bpm": 60.0, "sdnn_ms": 100.0, "uncorrected": {"sdnn_ms": 84.0}}}
     reference = {"ours_method": {"sdnn_ms": 104.0}, "neurokit_method": {"sdnn_ms": 110.0}}
     comp = compare(ours, neurokit, reference)
     assert comp["mean_hr_bpm"]["ours_minus_neurokit"] == pytest.approx(1.0)
@@ -82,6 +82,8 @@ def test_comparison_is_relative_to_neurokit_and_the_reference() -> None:
     assert comp["sdnn_ms"]["ours_vs_reference_pct"] == pytest.approx(100 / 104)
     assert comp["sdnn_ms"]["neurokit_vs_reference_pct"] == pytest.approx(-100 / 11)
     assert comp["rmssd_ms"]["ours_vs_neurokit_pct"] is None
+    assert comp["sdnn_ms"]["ours_vs_neurokit_uncorrected_pct"] == pytest.approx(25.0)
+    assert comp["mean_hr_bpm"]["ours_vs_neurokit_uncorrected_pct"] is None
 
 
 def test_neurokit_side_reports_the_same_figures(record: BuiltRecord, tmp_path: Path) -> None:
@@ -90,10 +92,18 @@ def test_neurokit_side_reports_the_same_figures(record: BuiltRecord, tmp_path: P
     np.save(short, np.load(record.path)[: 60 * BENCH_FS])
     assert bench_worker.main(["neurokit", str(short), str(BENCH_FS), str(tmp_path / "nk.json")]) == 0
     report = json.loads((tmp_path / "nk.json").read_text())
-    assert report["ok"] and set(report["stage_s"]) >= {"import", "ecg_process", "hrv_time", "hrv_frequency"}
+    stages = {"import", "ecg_process", "hrv_time", "hrv_frequency", "uncorrected_peaks"}
+    assert report["ok"] and set(report["stage_s"]) >= stages
+    # The extra uncorrected run is not billed: analysis time is the product's stages only.
+    billed = sum(report["stage_s"][k] for k in ("ecg_process", "hrv_time", "hrv_frequency"))
+    assert report["analysis_s"] == pytest.approx(billed, rel=0.05)
     figures = report["figures"]
     assert 60 < figures["mean_hr_bpm"] < 90 and figures["sdnn_ms"] > 0 and figures["rmssd_ms"] > 0
     assert len(np.load(tmp_path / "nk.npy")) == figures["beats"]
+    raw = figures["uncorrected"]
+    raw_peaks = np.load(tmp_path / "nk.uncorrected.npy")
+    assert len(raw_peaks) == raw["beats"] and abs(raw["beats"] - figures["beats"]) <= 3
+    assert abs(raw["mean_hr_bpm"] - figures["mean_hr_bpm"]) < 3 and raw["rmssd_ms"] > 0
 
 
 def test_bench_command_writes_json_and_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -113,3 +123,18 @@ def test_bench_command_writes_json_and_plot(tmp_path: Path, capsys: pytest.Captu
     filtered = entry["median20"]
     assert abs(filtered["ours"]["vs_reference_pct"]["sdnn_ms"]) < 5
     assert "ours" in capsys.readouterr().out
+
+
+def test_neurokit_uncorrected_peaks_are_scored_and_printed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "analysis.json"
+    args = build_parser().parse_args(["bench", "analysis", "--hours", "0.03", "--json", str(out)])
+    assert args.run(args) == 0
+    (entry,) = json.loads(out.read_text())["records"]
+    neurokit = entry["neurokit"]
+    assert neurokit["ok"], neurokit
+    assert neurokit["uncorrected_detection"]["sensitivity"] > 0.95
+    assert "uncorrected_beats_file" not in neurokit
+    rmssd = entry["comparison"]["rmssd_ms"]
+    assert rmssd["neurokit_uncorrected"] == neurokit["figures"]["uncorrected"]["rmssd_ms"]
+    printed = capsys.readouterr().out
+    assert "NK uncorr" in printed and "ours vs NK's uncorrected peaks" in printed

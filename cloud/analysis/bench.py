@@ -3,11 +3,13 @@
 Each record (MIT-BIH MLII at 250 Hz, joined; see bench_records) is analysed in full by ours
 (`analyse_stream`, read from disk in 60-s chunks) and by NeuroKit2 (`ecg_process`, `hrv_time`,
 `hrv_frequency` in ms², the whole signal in memory), each in its own process under a time and an
-address-space limit, one thread each. Ours runs with NN defined as NeuroKit2's hrv_time has it
-(RR between all detected beats, no filter), so the two compare like for like; each is judged
-against HRV from the reference annotations by its own code (so spectral choices cancel out).
-Then HRV with the engine's default median20 RR filter, by our code on every side's beats alike,
-beside the reference's true NN (normal beats only).
+address-space limit, one thread each. Ours runs with NN as hrv_time takes it (RR between all
+detected beats, no filter); each is judged against HRV from the reference annotations by its own
+code (so spectral choices cancel out). NeuroKit2's peaks come out of `ecg_process` already corrected
+for artefacts, so its detector's peaks without that correction are scored too (the "NK uncorr"
+row), which tells a difference of detectors from one of the correction. Then HRV with the engine's
+default median20 RR filter, by our code on every side's beats alike, beside the reference's true NN
+(normal beats only).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from cloud.analysis.bench_records import BENCH_FS, BuiltRecord, Pieces, build
-from cloud.analysis.bench_worker import peak_rss_mib
+from cloud.analysis.bench_worker import peak_rss_mib, uncorrected_file
 from cloud.analysis.hrv import NN, frequency_domain, nn_intervals, time_domain
 from ecg_data.errors import RecordError
 from scoring.beat_match import match_beats, window_samples
@@ -95,8 +97,10 @@ def run_worker(
         elif "error" not in report:
             report["error"] = _death(proc.returncode, limits)
         report["log_tail"] = log.read_text(errors="replace")[-1500:]
-    beats = out.with_suffix(".npy")
+    beats, uncorrected = out.with_suffix(".npy"), uncorrected_file(out)
     report["beats_file"] = str(beats) if beats.is_file() else None
+    if uncorrected.is_file():
+        report["uncorrected_beats_file"] = str(uncorrected)
     return report
 
 
@@ -168,11 +172,11 @@ def filtered_figures(record: BuiltRecord, sides: dict[str, dict[str, Any]]) -> d
     return out
 
 
-def detection_scores(record: BuiltRecord, report: dict[str, Any]) -> dict[str, Any] | None:
+def detection_scores(record: BuiltRecord, beats_file: str | None) -> dict[str, Any] | None:
     """EC57 matching (150 ms) of a side's beats against the reference beats of the joined record."""
-    if not report.get("beats_file"):
+    if not beats_file:
         return None
-    match = match_beats(record.beats, np.load(report["beats_file"]), window_samples(BENCH_FS))
+    match = match_beats(record.beats, np.load(beats_file), window_samples(BENCH_FS))
     return {
         "tp": match.tp,
         "fp": match.fp,
@@ -183,9 +187,11 @@ def detection_scores(record: BuiltRecord, report: dict[str, Any]) -> dict[str, A
 
 
 def compare(ours: dict[str, Any], neurokit: dict[str, Any], reference: dict[str, Any]) -> dict[str, Any]:
-    """Per index: both values, ours - NK (absolute and % of NK), each against the reference."""
+    """Per index: both values, ours - NK (absolute and % of NK), each against the reference, and ours
+    against NeuroKit2's uncorrected peaks where it has them."""
     a = ours.get("figures") or {}
     b = neurokit.get("figures") or {}
+    raw = b.get("uncorrected") or {}
     ref_ours = reference.get("ours_method", {})
     ref_nk = reference.get("neurokit_method", {})
     out = {}
@@ -200,6 +206,8 @@ def compare(ours: dict[str, Any], neurokit: dict[str, Any], reference: dict[str,
             "ours_vs_reference_pct": _pct(va, ref_ours.get(index)),
             "reference_neurokit_method": ref_nk.get(index),
             "neurokit_vs_reference_pct": _pct(vb, ref_nk.get(index)),
+            "neurokit_uncorrected": raw.get(index),
+            "ours_vs_neurokit_uncorrected_pct": _pct(va, raw.get(index)),
         }
     return out
 
@@ -234,7 +242,9 @@ def bench(
         for tool in tools:
             say(progress, f"== {h:g} h: {tool} (limit {limits.timeout_s:g} s, {limits.memory_bytes / 2**30:g} GiB)")
             report = run_worker(tool, record, work / f"{tool}_{h:g}h.json", limits, progress)
-            report["detection"] = detection_scores(record, report)
+            report["detection"] = detection_scores(record, report.get("beats_file"))
+            if report.get("uncorrected_beats_file"):
+                report["uncorrected_detection"] = detection_scores(record, report["uncorrected_beats_file"])
             entry[tool] = report
             say(progress, f"   {tool}: {_outcome(report)}")
         say(progress, f"== {h:g} h: reference HRV")
@@ -275,6 +285,9 @@ def format_results(results: Sequence[dict[str, Any]]) -> str:
         rows: list[tuple[str, dict[str, Any], dict[str, Any] | None]] = [
             (tool, entry[tool].get("figures") or {}, entry[tool]) for tool in TOOLS if tool in entry
         ]
+        nk = entry.get("neurokit") or {}
+        if (nk.get("figures") or {}).get("uncorrected"):
+            rows.append(("NK uncorr", nk["figures"]["uncorrected"], {"ok": True, "detection": nk.get("uncorrected_detection")}))
         rows += [
             ("ref/ours", entry["reference"]["ours_method"], None),
             ("ref/NK", entry["reference"].get("neurokit_method", {}), None),
@@ -309,6 +322,11 @@ def format_results(results: Sequence[dict[str, Any]]) -> str:
                 f"RMSSD {comp['rmssd_ms']['ours_vs_neurokit_pct']:+.1f} %, pNN50 "
                 f"{comp['pnn50_pct']['ours_minus_neurokit']:+.1f} points"
             )
+            if comp["rmssd_ms"]["neurokit_uncorrected"] is not None:
+                lines.append(
+                    f"{'':>5} ours vs NK's uncorrected peaks: SDNN {comp['sdnn_ms']['ours_vs_neurokit_uncorrected_pct']:+.1f} %, "
+                    f"RMSSD {comp['rmssd_ms']['ours_vs_neurokit_uncorrected_pct']:+.1f} %"
+                )
         lines.append("")
     return "\n".join(lines)
 
@@ -413,7 +431,8 @@ def run_cli(args: argparse.Namespace) -> int:
                 "data": str(mitdb),
                 "limits": {"timeout_s": args.timeout, "memory_gib": args.memory_gib},
                 "threads": SINGLE_THREAD,
-                "nn_definition": "all detected beats, no RR filter, for both sides",
+                "nn_definition": "all detected beats, no RR filter, for both sides (NeuroKit2's beats as "
+                "ecg_process corrects them; its uncorrected peaks under neurokit.figures.uncorrected)",
                 "wall_s": wall,
                 "records": results,
             }
@@ -426,7 +445,7 @@ def run_cli(args: argparse.Namespace) -> int:
 
 def _clean(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items() if k != "beats_file"}
+        return {k: _clean(v) for k, v in value.items() if k not in ("beats_file", "uncorrected_beats_file")}
     if isinstance(value, list | tuple):
         return [_clean(v) for v in value]
     if isinstance(value, float | np.floating):

@@ -4,6 +4,11 @@
 
 Writes OUT.json (figures, timing, or the error and the stage it happened in) and OUT.npy (beat
 samples). The stage is also kept in OUT.stage, so a process killed from outside still says where.
+
+NeuroKit2's `ecg_process` corrects its peaks for artefacts (Lipponen & Tarvainen 2019, moving beats it
+judges ectopic or misplaced) before `hrv_time` sees them. The NeuroKit2 side therefore also runs its
+detector once more on the same cleaned signal without that correction (OUT.uncorrected.npy), unbilled,
+so that the bench can tell the detector's share of a difference from the correction's.
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ from typing import Any
 import numpy as np
 
 CHUNK_S = 60.0
-SETUP_STAGES = frozenset({"start", "import", "load"})  # not billed as analysis time
+# Not billed as analysis time: setting up, and the NeuroKit2 side's extra uncorrected run.
+UNBILLED_STAGES = frozenset({"start", "import", "load", "uncorrected_peaks"})
 
 
 class Stages:
@@ -44,7 +50,7 @@ class Stages:
         self._since = now
 
 
-def run_ours(path: Path, fs: float, stage: Stages) -> tuple[dict[str, Any], np.ndarray]:
+def run_ours(path: Path, fs: float, stage: Stages, out: Path) -> tuple[dict[str, Any], np.ndarray]:
     stage("import")
     from cloud.analysis import AnalysisConfig
     from cloud.analysis.bench_records import iter_chunks
@@ -71,7 +77,7 @@ def run_ours(path: Path, fs: float, stage: Stages) -> tuple[dict[str, Any], np.n
     return figures, np.asarray(result["beats"]["sample"], dtype=np.int64)
 
 
-def run_neurokit(path: Path, fs: float, stage: Stages) -> tuple[dict[str, Any], np.ndarray]:
+def run_neurokit(path: Path, fs: float, stage: Stages, out: Path) -> tuple[dict[str, Any], np.ndarray]:
     stage("import")
     import neurokit2 as nk
 
@@ -81,11 +87,18 @@ def run_neurokit(path: Path, fs: float, stage: Stages) -> tuple[dict[str, Any], 
     signals, info = nk.ecg_process(x, sampling_rate=fs)
     peaks = np.asarray(info["ECG_R_Peaks"], dtype=np.int64)
     rate_mean = float(signals["ECG_Rate"].mean())
+    clean = signals["ECG_Clean"].to_numpy()
     del signals, info, x
     stage("hrv_time")
     ht = nk.hrv_time(peaks, sampling_rate=fs)
     stage("hrv_frequency")
     hf = nk.hrv_frequency(peaks, sampling_rate=fs, normalize=False)
+    stage("uncorrected_peaks")
+    raw, _ = nk.ecg_peaks(clean, sampling_rate=fs, correct_artifacts=False)
+    raw_peaks = np.flatnonzero(raw["ECG_R_Peaks"].to_numpy())
+    del raw, clean
+    np.save(uncorrected_file(out), raw_peaks)
+    raw_ht = nk.hrv_time(raw_peaks, sampling_rate=fs)
     figures = {
         "mean_hr_bpm": 60000.0 / float(ht["HRV_MeanNN"].iloc[0]),
         "ecg_rate_mean_bpm": rate_mean,
@@ -97,11 +110,23 @@ def run_neurokit(path: Path, fs: float, stage: Stages) -> tuple[dict[str, Any], 
         "lf_hf": float(hf["HRV_LFHF"].iloc[0]),
         "beats": len(peaks),
         "version": nk.__version__,
+        "uncorrected": {
+            "mean_hr_bpm": 60000.0 / float(raw_ht["HRV_MeanNN"].iloc[0]),
+            "sdnn_ms": float(raw_ht["HRV_SDNN"].iloc[0]),
+            "rmssd_ms": float(raw_ht["HRV_RMSSD"].iloc[0]),
+            "pnn50_pct": float(raw_ht["HRV_pNN50"].iloc[0]),
+            "beats": len(raw_peaks),
+        },
     }
     return figures, peaks
 
 
-RUNNERS: dict[str, Callable[[Path, float, Stages], tuple[dict[str, Any], np.ndarray]]] = {
+def uncorrected_file(out: Path) -> Path:
+    """Where the NeuroKit2 side keeps its detector's peaks before artefact correction."""
+    return out.with_suffix(".uncorrected.npy")
+
+
+RUNNERS: dict[str, Callable[[Path, float, Stages, Path], tuple[dict[str, Any], np.ndarray]]] = {
     "ours": run_ours,
     "neurokit": run_neurokit,
 }
@@ -129,7 +154,7 @@ def main(argv: list[str]) -> int:
     report: dict[str, Any] = {"tool": tool}
     code = 0
     try:
-        figures, beats = RUNNERS[tool](path, fs, stage)
+        figures, beats = RUNNERS[tool](path, fs, stage, out)
         np.save(out.with_suffix(".npy"), beats)
         report.update(ok=True, figures=figures)
     except MemoryError:
@@ -140,7 +165,7 @@ def main(argv: list[str]) -> int:
         traceback.print_exc()
         code = 4
     stage.end()
-    analysis = sum(s for name, s in stage.seconds.items() if name not in SETUP_STAGES)
+    analysis = sum(s for name, s in stage.seconds.items() if name not in UNBILLED_STAGES)
     report.update(
         wall_s=time.perf_counter() - started,
         analysis_s=analysis,
