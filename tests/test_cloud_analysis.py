@@ -169,8 +169,9 @@ def test_a_gap_in_the_rhythm_is_reported_as_a_pause() -> None:
     x = ecg(beats, FS, 105.0)
     report = analyse(x, FS)
     pauses = report["pauses"]
-    assert pauses["count"] == 1
+    assert pauses["count"] == 1 and pauses["in_artefact_count"] == 0
     episode = pauses["episodes"][0]
+    assert not episode["artefact"] and pauses["longest_s"] == episode["duration_s"]
     onset = beats[np.argmax(np.diff(beats))]
     assert episode["onset_s"] == pytest.approx(onset, abs=0.01)
     assert episode["duration_s"] == pytest.approx(3.2 + 60.1 - onset, abs=0.01)

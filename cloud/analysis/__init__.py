@@ -2,8 +2,9 @@
 
 `analyse_stream` takes consecutive chunks of one lead in mV, a 24-h recording included, and returns a
 JSON-ready report: beats, heart rate and its trend, RR statistics, HRV (time and frequency domain),
-pauses, and, when the models are given, beat labels, rhythm, AF burden and VT episodes. Memory stays
-bounded whatever the length: the signal is processed in fixed blocks and only beat times are kept.
+pauses (those around a baseline step flagged as artefact), and, when the models are given, beat
+labels, rhythm, AF burden and VT episodes. Memory stays bounded whatever the length: the signal is
+processed in fixed blocks and only beat times and baseline steps are kept.
 """
 
 from __future__ import annotations

@@ -73,6 +73,8 @@ def run_ours(path: Path, fs: float, stage: Stages, out: Path) -> tuple[dict[str,
         "lf_hf": fd.get("lf_hf"),
         "beats": result["beats"]["count"],
         "pauses": result["pauses"]["count"],
+        "pauses_in_artefact": result["pauses"]["in_artefact_count"],
+        "baseline_steps": len(result["artefacts"]["baseline_steps_s"]),
     }
     return figures, np.asarray(result["beats"]["sample"], dtype=np.int64)
 

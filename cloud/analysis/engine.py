@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from cloud.analysis.artefacts import STEP_MV, StepLog
 from cloud.analysis.blocks import Block, Reblocker
 from cloud.analysis.detector import DetectorConfig, QrsDetector
 from cloud.analysis.filters import MIN_FS
@@ -24,7 +25,7 @@ from cloud.analysis.rejections import settle_rejections
 from cloud.analysis.rhythm import af_burden, rhythm_summary, vt_episodes
 from cloud.analysis.summary import heart_rate, pauses, rr_stats
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: pauses around a baseline step counted apart (artefact), baseline steps listed
 NO_MODEL = "model not available"
 
 
@@ -69,6 +70,7 @@ class StreamAnalysis:
         self.config = config
         self.blocks = Reblocker(round(config.block_s * self.fs), round(config.context_s * self.fs))
         self.detector = QrsDetector(self.fs, config.detector)
+        self.steps = StepLog(self.fs)
         wants_models = beat_classifier is not None or rhythm_classifier is not None
         self.signal = ModelSignal(self.fs) if wants_models else None
         self.beat_labeller = BeatLabeller(beat_classifier, self.fs) if beat_classifier is not None else None
@@ -97,6 +99,7 @@ class StreamAnalysis:
             self._beats_found(self.detector.finish(self.blocks.total), final=True)
 
     def _block(self, block: Block) -> None:
+        self.steps.add(block)
         if self.signal is not None:
             self.signal.add(block)
         found = self.detector.block(block)
@@ -128,6 +131,7 @@ class StreamAnalysis:
             samples, labels, overruled = settle_rejections(samples, labels)
             rejected -= overruled
         beat_s = samples / self.fs
+        steps_s = self.steps.seconds()
         duration_s = self.blocks.total / self.fs
         nn = nn_intervals(beat_s, labels if config.nn_normal_beats_only else None, config.rr_filter)
         beats: dict[str, Any] = {"count": len(samples), "sample": samples.tolist()}
@@ -151,7 +155,8 @@ class StreamAnalysis:
                 "time_domain": time_domain(nn),
                 "frequency_domain": frequency_domain(nn),
             },
-            "pauses": pauses(beat_s, config.pause_threshold_s),
+            "pauses": pauses(beat_s, config.pause_threshold_s, steps_s),
+            "artefacts": {"baseline_step_mv": STEP_MV, "baseline_steps_s": [round(float(t), 3) for t in steps_s]},
             **self._rhythm_results(),
             "processing": {
                 "block_s": config.block_s,

@@ -54,15 +54,28 @@ def rr_stats(beat_s: np.ndarray) -> dict[str, Any]:
     return out
 
 
-def pauses(beat_s: np.ndarray, threshold_s: float) -> dict[str, Any]:
-    """RR intervals of at least `threshold_s`: onset (the beat before) and duration, in s."""
+def pauses(beat_s: np.ndarray, threshold_s: float, steps_s: np.ndarray | None = None) -> dict[str, Any]:
+    """RR intervals of at least `threshold_s`: onset (the beat before) and duration, in s.
+
+    One with a baseline step inside (`steps_s`, see artefacts) is listed with `artefact` true and
+    counted apart: the lead may have lost the QRS there, so it is for a reviewer to judge, and it is
+    neither hidden nor counted as a pause of the heart.
+    """
     rr = np.diff(beat_s)
     long = np.flatnonzero(rr >= threshold_s)
+    steps = np.zeros(0) if steps_s is None else np.asarray(steps_s, dtype=np.float64)
+    # Steps strictly between the beat before and the beat after each long interval.
+    first_after = np.searchsorted(steps, beat_s[long], side="right")
+    before_end = np.searchsorted(steps, beat_s[long + 1], side="left")
+    artefact = before_end > first_after
+    clean = long[~artefact]
     return {
         "threshold_s": threshold_s,
-        "count": len(long),
-        "longest_s": float(rr[long].max()) if len(long) else None,
+        "count": len(clean),
+        "longest_s": float(rr[clean].max()) if len(clean) else None,
+        "in_artefact_count": int(artefact.sum()),
         "episodes": [
-            {"onset_s": round(float(beat_s[i]), 3), "duration_s": round(float(rr[i]), 3)} for i in long.tolist()
+            {"onset_s": round(float(beat_s[i]), 3), "duration_s": round(float(rr[i]), 3), "artefact": bool(a)}
+            for i, a in zip(long.tolist(), artefact.tolist(), strict=True)
         ],
     }
