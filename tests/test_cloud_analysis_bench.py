@@ -134,6 +134,7 @@ def test_neurokit_uncorrected_peaks_are_scored_and_printed(tmp_path: Path, capsy
     assert neurokit["ok"], neurokit
     assert neurokit["uncorrected_detection"]["sensitivity"] > 0.95
     assert "uncorrected_beats_file" not in neurokit
+    assert neurokit["stage_s"]["uncorrected_peaks"] > 0
     rmssd = entry["comparison"]["rmssd_ms"]
     assert rmssd["neurokit_uncorrected"] == neurokit["figures"]["uncorrected"]["rmssd_ms"]
     printed = capsys.readouterr().out
