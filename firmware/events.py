@@ -16,7 +16,11 @@ patch an accumulated ms-since-boot counter keeps the times small ints for 12 day
 | on_vt_score(t, p)            | SCNN output 0..1 for the 10-s window ending at t            |
 | on_rhythm(t, probs)          | rhythm model (N, A, O, ~) for the 10-s window ending at t   |
 | on_lead_off(t, off)          | the front end's lead-off status (truthy: off)               |
-| on_signal_quality(t, q)      | quality 0..1 (1 clean); a noise flag passes 0 (noisy) or 1  |
+| on_signal_quality(t, q,      | quality 0..1 (1 clean); a noise flag passes 0 (noisy) or 1; |
+|   large=False)               | once per 1-s epoch ending at t: large, the epoch's peak is  |
+|                              | at least half the QRS amplitude (firmware/vt_gate.py)       |
+| on_baseline_step(t)          | the lead's baseline jumped at t (firmware/baseline_step.py:  |
+|                              | an electrode moved; the QRS may be gone for seconds after)  |
 | on_button(t)                 | a symptom mark (alerts.py routes presses that silence an    |
 |                              | alarm elsewhere, see below)                                 |
 | tick(t)                      | time-based rules: asystole, debounces, updates, summaries.  |
@@ -64,6 +68,7 @@ Rules and defaults (EventConfig; per mille internally, integer arithmetic per be
 | PAUSE    | LOW; HIGH+crit. | RR >= 2.0 s (sent when the beat ends it; not during an open      |
 |          | from 3.0 s      | BRADY, whose slow beats it would repeat); no beat for >= 3.0 s   |
 |          |                 | (asystole level) opens it at once from tick, ongoing until a beat|
+|          |                 | Never while a VT is open (see "Silence explained" below).        |
 | NOISE    | INFO            | quality < 0.5, or rhythm p(~) >= 0.5 (its 10-s window), for      |
 |          |                 | >= 10 s; closes after 5 s clean                                  |
 | LEAD_OFF | LOW             | lead off for >= 1 s (debounce); closes after 1 s back on          |
@@ -98,6 +103,20 @@ alarm is not silenced by that) and closes on evidence once the signal is good ag
 after 60 s of bad signal (blind_close_ms: a patch taken off does not alarm for ever).
 Summary counts and heart rates use good beats only; signal_quality is the share of the period
 neither bad nor settling.
+
+Silence explained. No detected beat is not always no heartbeat. Asystole is a silent lead: an
+epoch of large signal in the silence (from 0.5 s after the last beat, past its T wave) is
+activity the QRS detector did not resolve (coarse VF before the SCNN confirms it, QRS on a lead
+that is recovering), and the silence counts from its end, as from a beat. During an open VT (flutter and
+fibrillation defeat the QRS detector) the silence is the VT's: no PAUSE is opened or sent, an
+asystole already open closes when the VT opens (its end the VT's onset), and after the VT the
+silence counts from the VT's end, so an asystole that follows VF alarms as soon as the VT closes.
+A baseline step (an electrode moving: mV in a fraction of a second, after which the lead may
+show no QRS for seconds) makes the silence around it lost signal: a gap that holds a step is a
+pause only if it outlasts the step by step_hold_ms + asystole_ms (10 + 3 s), and it is then an
+asystole (HIGH) from its last beat: a true asystole after a fall is alarmed, 10 s later than
+on a clean lead. An asystole already open when a step comes stays open (a collapse can pull the
+electrodes: the order tells the two apart).
 
 Known limits: a V run that ends before the SCNN opens VT is sent as NSVT, and the VT that the
 SCNN may then confirm follows as its own event (onset at the run's start). A TACHY can open
@@ -142,6 +161,8 @@ WIRE_CONFIG = {
 }
 
 _HR_RING = const(8)
+_EPOCH_MS = const(1000)  # a signal-quality epoch
+_T_WAVE_MS = const(500)  # after a beat, its T wave: no evidence of activity
 _RHYTHM_RING = const(8)
 _U32 = 0xFFFFFFFF
 
@@ -185,6 +206,7 @@ class EventConfig:
         # Pause
         self.pause_ms = 2000
         self.asystole_ms = 3000
+        self.step_hold_ms = 10000  # silence after a baseline step that is lost signal, not a pause
         # Signal
         self.quality_min = 0.5
         self.noise_threshold = 0.5  # rhythm p(~)
@@ -287,6 +309,9 @@ class EventDetector:
         self._vt_last_pos = -1
         self._vt_last_win = -1
         self._vt_last_v = -1
+        self._vt_quiet = -1  # the last VT's end: silence before it was the VT's
+        self._step_t = -1  # the last baseline step
+        self._active_t = -1  # the end of the last large epoch in a silence
         # Rhythm windows: end time, p(A), p(O) per mille
         self._rh_t = [0] * _RHYTHM_RING
         self._rh_a = array("h", [0] * _RHYTHM_RING)
@@ -404,21 +429,31 @@ class EventDetector:
         if asys.open:
             asys.end = t
             self._close(asys, t)
-        elif rr >= c.asystole_ms or (rr >= c.pause_ms and not self.brady.open):
-            severe = rr >= c.asystole_ms
-            self._emit(
-                t,
-                self._new_id(),
-                "PAUSE",
-                HIGH if severe else LOW,
-                severe,
-                0,
-                t - rr,
-                t,
-                self._q,
-                hr_before,
-                0,
-            )
+        elif rr > 0 and not self.vt.open:
+            start = t - rr
+            if start < self._vt_quiet:
+                start = self._vt_quiet
+            if start < self._active_t:
+                start = self._active_t
+            gap = t - start
+            clean = self._step_t <= start
+            if not clean:  # lost signal, unless the silence outlasts the step's hold
+                gap = t - self._step_t - c.step_hold_ms
+            if gap >= c.asystole_ms or (clean and gap >= c.pause_ms and not self.brady.open):
+                severe = gap >= c.asystole_ms
+                self._emit(
+                    t,
+                    self._new_id(),
+                    "PAUSE",
+                    HIGH if severe else LOW,
+                    severe,
+                    0,
+                    start,
+                    t,
+                    self._q,
+                    hr_before,
+                    0,
+                )
         # V runs: NSVT, and VT by beats
         if label == "V":
             if self._run_n and t - self._run_last < c.nsvt_max_rr_ms:
@@ -439,6 +474,7 @@ class EventDetector:
             elif self._run_n >= c.nsvt_min_beats and t - self._run_start >= c.vt_sustained_ms:
                 self._vt_last_v = t
                 self._open(vt, t, self._run_start, t, self._q, hr, self._run_n)
+                self._vt_opened(t)
         elif self._run_n:
             self._end_run(t)
         # Rate
@@ -501,6 +537,7 @@ class EventDetector:
                 onset = 0
             self._open(vt, t, onset, onset, self._vt_sum // self._vt_npos, self._hr, beats)
             self._vt_extend()
+            self._vt_opened(t)
 
     def on_rhythm(self, t: int, probs) -> None:
         """probs: (N, A, O, ~) probabilities of the rhythm window ending at t."""
@@ -557,9 +594,11 @@ class EventDetector:
         self._noise_rule(t)
         self._lead_rule(t)
 
-    def on_signal_quality(self, t: int, q) -> None:
+    def on_signal_quality(self, t: int, q, large=False) -> None:
         self._advance(t, False)
         self._q = _pm(q)
+        if large and self._last_t >= 0 and t - _EPOCH_MS - _T_WAVE_MS >= self._last_t:
+            self._active_t = t
         low = self._q < self._q_min
         if low == self._qlow:
             return
@@ -579,6 +618,11 @@ class EventDetector:
         self._last_symptom = t
         self._emit(t, self._new_id(), "SYMPTOM", INFO, False, 0, t, t, 1000, self._hr, 0)
 
+    def on_baseline_step(self, t: int) -> None:
+        self._advance(t, False)
+        if t > self._step_t:
+            self._step_t = t
+
     # ------------------------------------------------------------ time-based rules
 
     def _advance(self, t: int, beat: bool) -> None:
@@ -594,14 +638,22 @@ class EventDetector:
         self._noise_rule(t)
         if self._run_n and t - self._run_last >= c.nsvt_max_rr_ms:
             self._end_run(t)
-        # No beat for asystole_ms after a good beat (a beat arriving now ends the silence).
+        # No beat for asystole_ms after a good beat (a beat arriving now ends the silence), unless
+        # a VT or a baseline step explains it.
         last = self._last_t
-        if last >= 0 and not beat and not self._bad and t - last >= c.asystole_ms:
-            asys = self.asystole
-            if not asys.open:
-                self._open(asys, t, last, t, self._q, self._hr, 0)
-            else:
-                asys.end = t
+        if last >= 0 and not beat and not self._bad and not self.vt.open:
+            since = last if last >= self._vt_quiet else self._vt_quiet
+            if since < self._active_t:
+                since = self._active_t
+            wait = since
+            if self._step_t > since:
+                wait = self._step_t + c.step_hold_ms
+            if t - wait >= c.asystole_ms:
+                asys = self.asystole
+                if not asys.open:
+                    self._open(asys, t, since, t, self._q, self._hr, 0)
+                else:
+                    asys.end = t
         if self._bad and t - self._bad_since >= c.blind_close_ms:
             if self.asystole.open:
                 self._close(self.asystole, t)
@@ -726,6 +778,14 @@ class EventDetector:
         if end > vt.end:
             vt.end = end
 
+    def _vt_opened(self, t: int) -> None:
+        # The silence was the VT's: an asystole that it explains ends where the VT began.
+        asys = self.asystole
+        if asys.open:
+            onset = self.vt.onset
+            asys.end = onset if onset > asys.onset else asys.onset
+            self._close(asys, t)
+
     def _vt_check_close(self, t: int) -> None:
         vt = self.vt
         c = self.config
@@ -821,6 +881,8 @@ class EventDetector:
     def _close(self, ep: _Episode, t: int) -> None:
         ep.open = False
         ep.cand = -1
+        if ep is self.vt:
+            self._vt_quiet = ep.end if ep.end > ep.onset else ep.onset
         self._send(ep, t, False)
 
     def _send(self, ep: _Episode, t: int, ongoing: bool) -> None:

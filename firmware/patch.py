@@ -5,6 +5,8 @@ Top to bottom, per block of ADC codes read from the AFE's FIFO (`push_block(code
 | stage               | what                                                                      |
 |---------------------|---------------------------------------------------------------------------|
 | raw ring            | every code kept RING_S = 100 s for event snippets (firmware/snippets.py)  |
+| baseline steps      | the raw codes in 20-ms sums (firmware/baseline_step.py: an electrode      |
+|                     | moving; the rules take the silence after one for lost signal)             |
 | signal path         | 0.5-50 Hz band-pass, QRS detection, RR; the band-passed stream at 250 Hz  |
 |                     | and, resampled, at the models' 125 Hz (firmware/signal_path.py)            |
 | signal quality      | per 1-s epoch from the band-passed stream and the rail count              |
@@ -17,7 +19,8 @@ Top to bottom, per block of ADC codes read from the AFE's FIFO (`push_block(code
 |                     | (a fast rate, a fast V/X run, or beats lost in a large signal; held       |
 |                     | 10 s) or a VT is open, as model_plan.py says                              |
 | decisions           | firmware/events.py EventDetector: beats, VT scores, rhythm probabilities, |
-|                     | lead-off (the AFE's status bit), quality, the button, ticks               |
+|                     | lead-off (the AFE's status bit), quality, baseline steps, the button,     |
+|                     | ticks                                                                     |
 | outputs             | events to firmware/alerts.py (the local alarm) and, with their snippets   |
 |                     | and the periodic summaries, to firmware/store.py (critical flag kept)     |
 
@@ -43,6 +46,7 @@ import math
 
 from firmware import wire
 from firmware.alerts import Alerts
+from firmware.baseline_step import BaselineStep
 from firmware.delay_line import DelayLine
 from firmware.events import EVENT_WIRE_KEYS, EventDetector
 from firmware.hal import NullAlertHardware
@@ -87,6 +91,7 @@ _QUALITY = const(2)
 _BEAT = const(3)
 _VT = const(4)
 _RHYTHM = const(5)
+_STEP = const(6)
 _SNIPPET_IDS = const(8)
 
 
@@ -151,6 +156,10 @@ class Patch:
         r = path.resampler
         self._win_ms = self._bp_ms + (r.delay_up * 1000 // (fs * r.up) if r is not None else 0)
         self.quality = SignalQuality(fs)
+        self.steps = BaselineStep(fs, lsb_nv)
+        self._bin_sum = 0  # raw codes of the baseline bin being summed
+        self._bin_n = 0
+        self._steps_seen = 0
         self.gate = VtGate()
         self.window = WindowInput(lsb_nv)
         path.on_model_sample = self.window.push  # type: ignore[assignment]  # the path's hooks start as None
@@ -233,6 +242,10 @@ class Patch:
         hi = self.rail
         lo = -hi - 1
         quality = self.quality
+        steps = self.steps
+        per_bin = steps.per_bin
+        acc = self._bin_sum
+        k = self._bin_n
         n = self.n
         nxt = self._next_service
         for c in codes:
@@ -240,6 +253,12 @@ class Patch:
                 quality.clipped += 1
             if snip is not None:
                 snip.push(c)
+            acc += c
+            k += 1
+            if k == per_bin:
+                steps.push_bin(acc)
+                acc = 0
+                k = 0
             push(c)
             n += 1
             if n >= nxt:
@@ -247,6 +266,8 @@ class Patch:
                 self._service(False)
                 nxt = self._next_service
         self.n = n
+        self._bin_sum = acc
+        self._bin_n = k
 
     def finish(self) -> None:
         """The end of a recording: the last beats labelled, every input decided, snippets written."""
@@ -274,11 +295,15 @@ class Patch:
                 self.labels[_Q] += 1
                 line.put(t, _BEAT, _Q, path.rr_ms[k])
             self._seen += 1
+        st = self.steps
+        if st.found != self._steps_seen:
+            self._steps_seen = st.found
+            line.put(st.last_ms, _STEP)
         q = self.quality
         if q.epochs != self._epochs:
             self._epochs = q.epochs
-            line.put(now - self._bp_ms, _QUALITY, q.quality_pm)
             self.gate.on_epoch(q.peak, self._epoch_beat)
+            line.put(now - self._bp_ms, _QUALITY, q.quality_pm, 1 if self.gate.large_signal() else 0)
             self._epoch_beat = False
         if self.window.count >= WINDOW:
             t_w = now - self._win_ms
@@ -352,9 +377,11 @@ class Patch:
                     f[i] = self._rh_p[i] / 1000
                 det.on_rhythm(t, f)
             elif kind == _QUALITY:
-                det.on_signal_quality(t, line.pv / 1000)
+                det.on_signal_quality(t, line.pv / 1000, line.pw)
             elif kind == _LEAD:
                 det.on_lead_off(t, line.pv)
+            elif kind == _STEP:
+                det.on_baseline_step(t)
 
     # ------------------------------------------------------------ models
 

@@ -73,6 +73,10 @@ class VtGate:
             self._amp = peak if self._amp == 0 else self._amp + (peak - self._amp) // 8
         self._peak = peak
 
+    def large_signal(self) -> bool:
+        """The last epoch's peak is at least half the running QRS amplitude."""
+        return self._amp > 0 and 2 * self._peak >= self._amp
+
     def open(self, t: int, hr_bpm: int) -> bool:
         """At a hop ending at t ms: run the SCNN on this window?"""
         why = 0
@@ -82,7 +86,7 @@ class VtGate:
             why = 1
         elif t - self._fast_run < WINDOW_MS:
             why = 2
-        elif self._amp and t - self._last_beat >= LOST_MS and 2 * self._peak >= self._amp:
+        elif t - self._last_beat >= LOST_MS and self.large_signal():
             why = 3
         if why:
             self.reason = why

@@ -71,6 +71,10 @@ class Feed:
         self._add(t, "on_button")
         return self
 
+    def baseline_step(self, t: int) -> Feed:
+        self._add(t, "on_baseline_step")
+        return self
+
     def run(self, until: int, hooks: Callable[[int], None] | None = None) -> Feed:
         """Plays every input with t <= until; `hooks(t)` runs after each tick (e.g. alerts)."""
         inputs = sorted(self._inputs)
@@ -332,6 +336,120 @@ def test_asystole_without_ticks_is_still_sent_when_the_beat_comes() -> None:
         det.on_beat(t, "N", 0)
     (e,) = det_events
     assert (e["onset_ms"], e["end_ms"], e["severity"], e["flags"]) == (4000, 7500, "HIGH", 0)
+
+
+def test_fibrillation_is_no_asystole_and_the_asystole_after_it_alarms_when_the_vt_closes() -> None:
+    # Sinus, then VF from 10 s that the QRS detector does not see (no beats), the SCNN saying VT
+    # from its window ending at 12.5 s to the one at 27.5 s; a flat line after it until 40 s.
+    feed = Feed()
+    feed.beats(every(0, 10001, 1000)).beats(every(40000, 50000, 1000))
+    for t in every(10000, 45001, 2500):
+        feed.vt(t, 0.9 if 12500 <= t <= 27500 else 0.05)
+    feed.run(50000)
+    vt = feed.finals("VT")
+    assert next((e["onset_ms"], e["t_ms"]) for e in feed.of("VT")) == (12500 - 6250, 15000)
+    assert [(e["onset_ms"], e["end_ms"]) for e in vt] == [(6250, 27500 - 3750)]
+    first, second = feed.finals("PAUSE")
+    # the asystole opened at 3 s of silence, then was explained by the VT the SCNN confirmed
+    assert (first["onset_ms"], first["end_ms"], first["t_ms"]) == (10000, 10000, 15000)
+    # the flat line after the VT: an asystole from the VT's end, opened when the VT closed
+    vt_closed = feed.of("VT")[-1]["t_ms"]
+    assert second["onset_ms"] == 27500 - 3750 and second["end_ms"] == 40000
+    opened = next(e for e in feed.of("PAUSE") if e["event_id"] == second["event_id"])
+    assert vt_closed <= opened["t_ms"] <= vt_closed + 100
+    assert not [e for e in feed.of("PAUSE") if 15000 < e["t_ms"] < vt_closed]
+
+
+def test_no_pause_inside_an_open_vt() -> None:
+    feed = Feed()
+    beats = [t for t in every(0, 60000, 400) if not 30000 < t < 32800]  # a 2.8-s gap inside the VT
+    feed.beats(beats, "V")
+    for t in every(10000, 60001, 2500):
+        feed.vt(t, 0.9)
+    feed.run(60000)
+    assert "VT" in feed.types() and "PAUSE" not in feed.types()
+
+
+def test_silence_after_a_baseline_step_is_lost_signal_not_a_pause() -> None:
+    # MIT-BIH 116 at 1355 s: a step of several mV, then no QRS on the lead for 6-7 s.
+    feed = Feed()
+    feed.beats(every(0, 10001, 1000)).beats(every(17400, 30000, 1000))
+    feed.baseline_step(10300)
+    feed.run(30000)
+    assert "PAUSE" not in feed.types()
+    # the same without ticks: the beat that ends the gap sends no pause either
+    events: list[dict] = []
+    det = EventDetector(events.append)
+    for t in (7000, 8000, 9000, 10000):
+        det.on_beat(t, "N", 0)
+    det.on_baseline_step(10300)
+    det.on_beat(17400, "N", 0)
+    assert events == []
+
+
+def test_a_silence_that_outlasts_the_step_is_an_asystole_from_the_last_beat() -> None:
+    feed = Feed()
+    feed.beats(every(0, 10001, 1000)).beats(every(40000, 50000, 1000))
+    feed.baseline_step(10300)
+    feed.run(50000)
+    first, *_, last = feed.of("PAUSE")
+    assert (first["t_ms"], first["onset_ms"], first["severity"]) == (10300 + 10000 + 3000, 10000, "HIGH")
+    assert (last["onset_ms"], last["end_ms"], last["flags"]) == (10000, 40000, 0)
+    events: list[dict] = []
+    det = EventDetector(events.append)
+    for t in (7000, 8000, 9000, 10000):
+        det.on_beat(t, "N", 0)
+    det.on_baseline_step(10300)
+    det.on_beat(23400, "N", 0)  # 13.1 s after the step: an asystole
+    (e,) = events
+    assert (e["onset_ms"], e["end_ms"], e["severity"]) == (10000, 23400, "HIGH")
+
+
+def test_large_signal_without_beats_is_no_asystole_but_a_silent_lead_after_it_is() -> None:
+    # Beats to 10 s, then coarse activity the QRS detector does not resolve (large epochs ending
+    # at 12-20 s), then a flat line: the asystole counts from the activity's end.
+    feed = Feed()
+    feed.beats(every(0, 10001, 1000)).beats(every(30000, 40000, 1000))
+    for t in every(1000, 40001, 1000):
+        feed._add(t, "on_signal_quality", 1.0, 12000 <= t <= 20000)
+    feed.run(40000)
+    first, *_, last = feed.of("PAUSE")
+    assert (first["t_ms"], first["onset_ms"]) == (23000, 20000)
+    assert (last["onset_ms"], last["end_ms"]) == (20000, 30000)
+    # the epoch that holds the last beat's T wave is no activity
+    feed = Feed()
+    feed.beats(every(0, 10001, 1000)).beats(every(16000, 20000, 1000))
+    for t in every(1000, 20001, 1000):
+        feed._add(t, "on_signal_quality", 1.0, t == 11000)
+    feed.run(20000)
+    assert (feed.of("PAUSE")[0]["t_ms"], feed.finals("PAUSE")[0]["onset_ms"]) == (13000, 10000)
+
+
+def test_a_gap_with_activity_in_it_is_no_pause_when_its_beat_comes() -> None:
+    events: list[dict] = []
+    det = EventDetector(events.append)
+    for t in (7000, 8000, 9000, 10000):
+        det.on_beat(t, "N", 0)
+    for t in (11000, 12000, 13000):
+        det.on_signal_quality(t, 1.0, t == 12000)
+    det.on_beat(13800, "N", 0)  # 3.8 s after the last beat, 1.8 s after the activity: no pause
+    assert events == []
+    det.on_beat(14800, "N", 0)
+    det.on_signal_quality(15000, 1.0, True)  # the epoch holds a beat: no activity in a silence
+    det.on_beat(17800, "N", 0)
+    (e,) = events
+    assert (e["event_type"], e["onset_ms"], e["end_ms"], e["severity"]) == ("PAUSE", 14800, 17800, "HIGH")
+
+
+def test_an_asystole_open_before_a_step_stays_open() -> None:
+    # the heart stops first, then the patient falls and the electrode moves
+    feed = Feed()
+    feed.beats(every(0, 10001, 1000)).beats(every(20000, 30000, 1000))
+    feed.baseline_step(14000)
+    feed.run(30000)
+    (e,) = feed.finals("PAUSE")
+    assert (e["onset_ms"], e["end_ms"], e["severity"]) == (10000, 20000, "HIGH")
+    assert feed.of("PAUSE")[0]["t_ms"] == 13000
 
 
 # ------------------------------------------------------------------ rates
