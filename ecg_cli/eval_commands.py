@@ -65,7 +65,7 @@ def register(groups: Any) -> None:
     )
     vt.add_argument(
         "--variant",
-        choices=("stage1", "stage2"),
+        choices=("stage1", "stage2", "hard_negatives"),
         help="with --cv-run: which stage's models (default: the run's shipped one)",
     )
     vt.add_argument(

@@ -35,6 +35,9 @@ def register(groups: Any) -> None:
     )
     vt.add_argument("--slow", type=float, dest="slow_probability",
                     help="share of training windows slowed down 1-1.6x (slower rates, wider QRS; default 0)")  # fmt: skip
+    vt.add_argument("--hard-negatives", type=int, dest="hard_negative_epochs", metavar="EPOCHS",
+                    help="after stage 1, this many epochs with the non-VT windows it scores >= 0.1 drawn 4x "
+                         "(a third variant; default 0: off)")  # fmt: skip
     vt.add_argument("--confirmed", action="append", metavar="DIR",
                     help="a folder of doctor-reviewed events exported by the cloud, added to the data (repeatable)")  # fmt: skip
     vt.set_defaults(run=_vt)

@@ -3,7 +3,10 @@
 Stage 1 trains the whole network on the non-VT windows plus the VT windows replicated until they
 are as many (the patent asks for within 10 %). Stage 2 freezes the convolutions and pools and
 retrains the two dense layers on the VT windows. Both are scored on every fold, so the closing
-figures say whether stage 2 helps; the shipped recipe is the one that does better.
+figures say whether stage 2 helps; the shipped recipe is the one that does better. A third variant,
+off by default, continues stage 1 with hard-negative mining: the non-VT training windows that stage 1
+still scores high come back several times in more epochs, against false alarms on rhythms it mistakes
+for VT (artefact after a shock, fast wide-complex rhythms).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from model_compression.training.resumable_fit import FitFiles, resumable_fit
 from model_compression.training.run_folder import RunFolder, read_history, seed_everything
 
 EXPORT_NAME = "vt_scnn"
-VARIANTS = ("stage1", "stage2")
+VARIANTS = ("stage1", "stage2", "hard_negatives")
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,23 @@ class VtTrainConfig:
     # below those recorded (slow VT near 100 bpm) are seen in training. 0: off.
     slow_probability: float = 0.0
     slow_range: tuple[float, float] = (1.0, 1.6)
+    # Hard-negative mining after stage 1 (the "hard_negatives" variant; 0 epochs: off): the training
+    # fold's non-VT windows that stage 1 scores at least hard_negative_floor are drawn
+    # hard_negative_copies times an epoch instead of once, VT replicated to match as in stage 1.
+    hard_negative_epochs: int = 0
+    hard_negative_copies: int = 4
+    hard_negative_floor: float = 0.1
+    hard_negative_learning_rate: float = 3e-4
+
+
+def variants(config: VtTrainConfig) -> tuple[str, ...]:
+    """The variants a run with `config` trains and scores."""
+    return VARIANTS if config.hard_negative_epochs > 0 else VARIANTS[:2]
+
+
+def variants_in(results: dict) -> list[str]:
+    """The variants a fold result or a cross-validation summary holds figures of."""
+    return [v for v in VARIANTS if f"{v}_int8" in results]
 
 
 def load(config: VtTrainConfig) -> VtWindows:
@@ -89,14 +109,20 @@ def model_x(x: np.ndarray, config: VtTrainConfig) -> np.ndarray:
 
 class Stage1Batches:
     """Each epoch: every non-VT window once and as many VT windows, drawn by replicating the VT
-    windows (the patent's balancing), shuffled, with random gain and real noise."""
+    windows (the patent's balancing), shuffled, with random gain and real noise. `extra_non_vt`
+    (row indices, repeats allowed) joins the non-VT windows: the hard negatives drawn again."""
 
-    def __init__(self, x: np.ndarray, label: np.ndarray, config: VtTrainConfig, seed: int) -> None:
+    def __init__(self, x: np.ndarray, label: np.ndarray, config: VtTrainConfig, seed: int,
+                 extra_non_vt: np.ndarray | None = None) -> None:  # fmt: skip
         self.x, self.label, self.config = x, label, config
         self.rng = np.random.default_rng(seed)
         self.bank = noise_bank(config.fs)
         self.vt = np.flatnonzero(label == 1)
         self.non_vt = np.flatnonzero(label == 0)
+        if extra_non_vt is not None and len(extra_non_vt):
+            if (label[extra_non_vt] != 0).any():
+                raise ValueError("hard negatives must be non-VT windows")
+            self.non_vt = np.concatenate([self.non_vt, np.asarray(extra_non_vt, dtype=self.non_vt.dtype)])
         self.order = self._draw()
         self.dataset = epoch_batches(lambda: len(self.order), config.batch_size, self.batch, self._redraw)
 
@@ -162,6 +188,42 @@ def train_stage1(x: np.ndarray, label: np.ndarray, config: VtTrainConfig, folder
 
     files = FitFiles(folder, finished="stage1.keras", backup="backup_stage1")
     return resumable_fit(build, dataset, config.epochs, files, label=f"vt stage 1 {folder.name}",
+                         resume=resume)  # fmt: skip
+
+
+def hard_negatives(model: Any, x: np.ndarray, label: np.ndarray, config: VtTrainConfig) -> np.ndarray:
+    """Rows of the non-VT windows that `model` scores at least `hard_negative_floor` (without the
+    training augmentation: the windows as recorded)."""
+    non_vt = np.flatnonzero(label == 0)
+    return non_vt[float_scores(model, x[non_vt], config) >= config.hard_negative_floor]
+
+
+def train_hard_negatives(stage1: Any, x: np.ndarray, label: np.ndarray, config: VtTrainConfig, folder: Path,
+                         seed: int, *, resume: bool = False) -> Any:  # fmt: skip
+    """A copy of `stage1` trained `hard_negative_epochs` more with its hard negatives drawn
+    `hard_negative_copies` times an epoch; resumable as stage 1."""
+    import keras
+
+    from model_compression.models.scnn import build_scnn
+
+    def dataset() -> Any:
+        hard = hard_negatives(stage1, x, label, config)
+        _log(f"{folder.name}: {len(hard)} of {int((label == 0).sum())} non-VT training windows scored "
+             f"≥ {config.hard_negative_floor:g} by stage 1, drawn {config.hard_negative_copies}x")  # fmt: skip
+        seed_everything(seed)
+        extra = np.repeat(hard, max(config.hard_negative_copies - 1, 0))
+        return Stage1Batches(x, label, config, seed, extra_non_vt=extra).dataset
+
+    def build(steps: int) -> Any:
+        model = build_scnn(x.shape[1], x.shape[2])
+        model.set_weights(stage1.get_weights())
+        schedule = keras.optimizers.schedules.CosineDecay(config.hard_negative_learning_rate, steps, alpha=0.05)
+        model.compile(optimizer=keras.optimizers.Adam(schedule), loss="binary_crossentropy", metrics=["accuracy"])
+        return model
+
+    files = FitFiles(folder, finished="hard_negatives.keras", backup="backup_hard_negatives",
+                     history="history_hard_negatives.csv")  # fmt: skip
+    return resumable_fit(build, dataset, config.hard_negative_epochs, files, label=f"vt hard negatives {folder.name}",
                          resume=resume)  # fmt: skip
 
 
@@ -236,9 +298,12 @@ def cross_validate(run: RunFolder, windows: VtWindows, config: VtTrainConfig, *,
         x_train, y_train = windows.x[train], windows.label[train]
         x_val, y_val = windows.x[val], windows.label[val]
         stage1 = train_stage1(x_train, y_train, config, run.file(name), seed=config.seed + k, resume=resume)
-        stage2 = train_stage2(stage1, x_train, y_train, config, run.file(name))
+        models = [stage1, train_stage2(stage1, x_train, y_train, config, run.file(name))]
+        if config.hard_negative_epochs > 0:
+            models.append(train_hard_negatives(stage1, x_train, y_train, config, run.file(name),
+                                               seed=config.seed + 500 + k, resume=resume))  # fmt: skip
         result: dict[str, Any] = {"fold": k, "vt_patients": vt_patients, "seconds": 0.0}
-        for variant, model in zip(VARIANTS, (stage1, stage2), strict=True):
+        for variant, model in zip(variants(config), models, strict=True):
             result[f"{variant}_float"] = window_stats(y_val, float_scores(model, x_val, config))
             tflite = to_int8(model, x_train, config)
             # Kept so that the patch can be replayed on each held-out patient with a model that
@@ -251,7 +316,8 @@ def cross_validate(run: RunFolder, windows: VtWindows, config: VtTrainConfig, *,
         result["val_records"] = sorted(set(windows.record[val].tolist()))
         result["seconds"] = round(time.monotonic() - started, 1)
         run.write_json(f"{name}/result.json", result)
-        _log(f"fold {k + 1}/{len(folds)}: " + "; ".join(f"{v} int8 {_line(result[f'{v}_int8'])}" for v in VARIANTS))
+        _log(f"fold {k + 1}/{len(folds)}: "
+             + "; ".join(f"{v} int8 {_line(result[f'{v}_int8'])}" for v in variants(config)))  # fmt: skip
         results.append(result)
     return summarise(run, windows, results)
 
@@ -270,7 +336,9 @@ def summarise(run: RunFolder, windows: VtWindows, results: list[dict]) -> dict[s
     from model_compression.training.plots import plot_confusion, plot_curves
 
     summary: dict[str, Any] = {"folds": len(results)}
-    for variant in VARIANTS:
+    # Folds kept from a run without the hard-negative variant leave it out of the whole summary.
+    present = [v for v in VARIANTS if all(f"{v}_int8" in r for r in results)]
+    for variant in present:
         for kind in ("float", "int8"):
             key = f"{variant}_{kind}"
             pooled = {c: sum(int(r[key][c]) for r in results) for c in ("tp", "fn", "tn", "fp")}
@@ -286,17 +354,17 @@ def summarise(run: RunFolder, windows: VtWindows, results: list[dict]) -> dict[s
             matrix = np.array([[pooled["tn"], pooled["fp"]], [pooled["fn"], pooled["tp"]]])
             plot_confusion(matrix, ["non-VT", "VT"], ["non-VT", "VT"], run.file(f"cv_confusion_{key}.png"),
                            f"VT windows, {variant} {kind}, {len(results)} folds")  # fmt: skip
-    summary["errors_by_rhythm"] = errors_by_rhythm(windows, results)
+    summary["errors_by_rhythm"] = errors_by_rhythm(windows, results, present)
     histories = [read_history(run.file(f"cv/fold{r['fold']}/history.csv")) for r in results]
     plot_curves(histories, run.file("cv_curves.png"), "SCNN stage 1, cross-validation folds")
     run.write_json("cv_metrics.json", summary)
     return summary
 
 
-def errors_by_rhythm(windows: VtWindows, results: list[dict]) -> dict[str, dict[str, int]]:
-    """Where the shipped variant's int8 errors fall: rhythm (and database) of each wrong window."""
+def errors_by_rhythm(windows: VtWindows, results: list[dict], present: Sequence[str]) -> dict[str, dict[str, int]]:
+    """Where each variant's int8 errors fall: rhythm (and database) of each wrong window."""
     out: dict[str, dict[str, int]] = {}
-    for variant in VARIANTS:
+    for variant in present:
         counts: dict[str, int] = {}
         for r in results:
             index = np.asarray(r["val_index"], dtype=np.int64)
@@ -319,13 +387,17 @@ def _log(message: str) -> None:
 
 
 def config_from(args: dict) -> VtTrainConfig:
-    keys = {"folds", "epochs", "seed", "fs", "max_non_vt", "min_vt_overlap", "slow_probability"}
+    keys = {"folds", "epochs", "seed", "fs", "max_non_vt", "min_vt_overlap", "slow_probability",
+            "hard_negative_epochs"}
     overlap = args.get("min_vt_overlap")
     if overlap is not None and not 0.0 < overlap <= 1.0:
         raise ValueError(f"min_vt_overlap must be in (0, 1], got {overlap}")
     slow = args.get("slow_probability")
     if slow is not None and not 0.0 <= slow <= 1.0:
         raise ValueError(f"slow_probability must be in [0, 1], got {slow}")
+    hard = args.get("hard_negative_epochs")
+    if hard is not None and hard < 0:
+        raise ValueError(f"hard_negative_epochs must be at least 0, got {hard}")
     given = {k: args[k] for k in keys if args.get(k) is not None}
     if args.get("confirmed"):
         # Absolute, so that a resumed run reads the same folders from anywhere.
@@ -343,7 +415,7 @@ def better_variant(cv: dict) -> str:
         s = cv[f"{v}_int8"]
         return float(s["pooled_sensitivity"] + s["pooled_specificity"])
 
-    return max(VARIANTS, key=j)
+    return max(variants_in(cv), key=j)
 
 
 def train_final(run: RunFolder, windows: VtWindows, config: VtTrainConfig, variant: str, *, resume: bool) -> bytes:
@@ -357,6 +429,8 @@ def train_final(run: RunFolder, windows: VtWindows, config: VtTrainConfig, varia
     model = train_stage1(x, y, config, run.file("final"), seed=config.seed + 1000, resume=resume)
     if variant == "stage2":
         model = train_stage2(model, x, y, config, run.file("final"))
+    elif variant == "hard_negatives":
+        model = train_hard_negatives(model, x, y, config, run.file("final"), seed=config.seed + 1500, resume=resume)
     model.save(run.file("final/model.keras"))
     tflite = to_int8(model, x, config)
     path.write_bytes(tflite)
@@ -370,7 +444,7 @@ def model_card(
     from model_compression.training.model_card import card_text
 
     rows = []
-    for v in VARIANTS:
+    for v in variants_in(cv):
         for kind in ("float", "int8"):
             s = cv[f"{v}_{kind}"]
             rows.append([
@@ -404,6 +478,9 @@ def model_card(
                 f"Leave-patients-out cross-validation, {config.folds} folds of whole patients (records), "
                 "VT patients spread over the folds. Stage 1: non-VT plus VT replicated to the same count, "
                 "whole network. Stage 2: convolutions and pools frozen, dense layers retrained on the VT windows."
+                + (f" Hard negatives: stage 1 continued {config.hard_negative_epochs} epoch(s) with the non-VT "
+                   f"training windows it scored ≥ {config.hard_negative_floor:g} drawn "
+                   f"{config.hard_negative_copies}x." if config.hard_negative_epochs > 0 else "")
             ),
             "Known limits": [
                 f"VT comes from {len(set(windows.patient[windows.label == 1].tolist()))} patients "
@@ -437,7 +514,7 @@ def run_cli(args: Any) -> int:
     windows = load(config)
     _log(f"{len(windows.label)} windows, {int(windows.label.sum())} VT, from {len(set(windows.patient.tolist()))} patients")
     cv = cross_validate(run, windows, config, resume=resume)
-    for v in VARIANTS:
+    for v in variants_in(cv):
         s = cv[f"{v}_int8"]
         _log(f"{v} int8 pooled: Se {100 * s['pooled_sensitivity']:.2f} Sp {100 * s['pooled_specificity']:.2f}")
     variant = better_variant(cv)
