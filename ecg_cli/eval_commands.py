@@ -80,6 +80,13 @@ def register(groups: Any) -> None:
     vt.add_argument("--events", metavar="OUT.jsonl", help="keep the replay's events, one JSON object a line")
     vt.set_defaults(run=_vt)
 
+    pooled = commands.add_parser(
+        "vt-pool", help="the figures of several `ecg eval vt --json` results as one (e.g. folds scored apart)"
+    )
+    pooled.add_argument("results", nargs="+", metavar="RESULT.json", help="`ecg eval vt --json` files")
+    pooled.add_argument("--json", help="write the pooled figures here")
+    pooled.set_defaults(run=_vt_pool)
+
     runs = commands.add_parser(
         "beats-runs",
         help="`ecg train beats` runs of different seeds, fold by fold, alone and averaged",
@@ -118,6 +125,12 @@ def _qrs(args: argparse.Namespace) -> int:
 
 def _beats(args: argparse.Namespace) -> int:
     from scoring.beat_eval import run_cli
+
+    return run_cli(args)
+
+
+def _vt_pool(args: argparse.Namespace) -> int:
+    from scoring.vt_pool import run_cli
 
     return run_cli(args)
 
