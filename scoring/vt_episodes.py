@@ -43,7 +43,7 @@ result of `pool` goes through `json.dumps(..., allow_nan=False)` as it is.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Protocol
 
@@ -156,6 +156,18 @@ class RecordVtScore:
             row[key] = round(row[key], 3)
         return {**row, "false_alerts": self.false_alerts, "hours": round(self.hours, 6)}
 
+    @classmethod
+    def from_json(cls, row: Mapping[str, Any]) -> RecordVtScore:
+        """The inverse of to_json (its derived keys ignored); ValueError naming what is missing."""
+        names = [f.name for f in fields(cls)]
+        missing = [k for k in names if k not in row]
+        if missing:
+            raise ValueError(f"record {row.get('record', '?')} lacks {', '.join(missing)}")
+        values = {k: row[k] for k in names}
+        values["latencies_s"] = tuple(row["latencies_s"])
+        values["latencies_long_s"] = tuple(row["latencies_long_s"])
+        return cls(**values)
+
 
 def event_span(e: EpisodeEvent) -> Interval:
     """An event's time as a half-open interval (an end before the onset reads as no length)."""
@@ -227,6 +239,15 @@ def false_alert_rhythms(
         label = max(shared, key=lambda k: shared[k]) if shared else NO_RHYTHM
         counts[label] = counts.get(label, 0) + 1
     return counts
+
+
+def add_counts(parts: Iterable[Mapping[str, int]]) -> dict[str, int]:
+    """Label -> count summed over `parts`, most first (ties by label)."""
+    total: dict[str, int] = {}
+    for part in parts:
+        for label, n in part.items():
+            total[label] = total.get(label, 0) + int(n)
+    return dict(sorted(total.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 COUNT_KEYS = (

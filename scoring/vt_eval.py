@@ -40,6 +40,7 @@ from scoring.vt_episodes import (
     Interval,
     Labelled,
     RecordVtScore,
+    add_counts,
     false_alert_rhythms,
     pool,
     reference_episodes,
@@ -418,11 +419,7 @@ def format_table(scores: Sequence[RecordVtScore]) -> str:
 
 def pooled_false_alert_rhythms(answers: Sequence[Replayed]) -> dict[str, int]:
     """Reference rhythm -> false alerts over all records, most first."""
-    total: dict[str, int] = {}
-    for a in answers:
-        for label, n in false_alert_rhythms(a.reference, a.rhythms, a.events).items():
-            total[label] = total.get(label, 0) + n
-    return dict(sorted(total.items(), key=lambda kv: (-kv[1], kv[0])))
+    return add_counts(false_alert_rhythms(a.reference, a.rhythms, a.events) for a in answers)
 
 
 def format_summary(figures: dict[str, Any]) -> str:

@@ -10,15 +10,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 from scoring.qrs_eval import write_json
-from scoring.vt_episodes import RecordVtScore, pool
-
-_FIELDS = tuple(f.name for f in fields(RecordVtScore))
-_TUPLES = ("latencies_s", "latencies_long_s")
+from scoring.vt_episodes import RecordVtScore, add_counts, pool
 
 
 class PoolError(ValueError):
@@ -34,14 +30,10 @@ def read_scores(path: str | Path) -> tuple[dict[str, Any], list[RecordVtScore]]:
     rows = data.get("records") if isinstance(data, dict) else None
     if not isinstance(rows, list) or "data" not in data:
         raise PoolError(f"{path}: not an `ecg eval vt --json` result (no data and records)")
-    scores = []
-    for row in rows:
-        missing = [k for k in _FIELDS if k not in row]
-        if missing:
-            raise PoolError(f"{path}: record {row.get('record', '?')} lacks {', '.join(missing)}")
-        values = {k: tuple(row[k]) if k in _TUPLES else row[k] for k in _FIELDS}
-        scores.append(RecordVtScore(**values))
-    return data, scores
+    try:
+        return data, [RecordVtScore.from_json(row) for row in rows]
+    except ValueError as exc:
+        raise PoolError(f"{path}: {exc}") from exc
 
 
 def pool_files(paths: list[str | Path]) -> tuple[dict[str, Any], list[RecordVtScore]]:
@@ -49,7 +41,7 @@ def pool_files(paths: list[str | Path]) -> tuple[dict[str, Any], list[RecordVtSc
     records) and the records' scores."""
     seen: dict[tuple[str, str], str] = {}
     scores: list[RecordVtScore] = []
-    rhythms: dict[str, int] = {}
+    rhythms: list[dict[str, int]] = []
     sources = []
     for path in paths:
         data, part = read_scores(path)
@@ -60,14 +52,13 @@ def pool_files(paths: list[str | Path]) -> tuple[dict[str, Any], list[RecordVtSc
                 raise PoolError(f"{database}/{s.record} is in both {seen[key]} and {path}")
             seen[key] = str(path)
         scores.extend(part)
-        for label, n in (data.get("false_alerts_by_rhythm") or {}).items():
-            rhythms[label] = rhythms.get(label, 0) + int(n)
+        rhythms.append(data.get("false_alerts_by_rhythm") or {})
         sources.append({"file": str(path), "data": data["data"], "cv_run": data.get("cv_run"),
                         "model": data.get("model"), "records": len(part)})  # fmt: skip
     if not scores:
         raise PoolError("no records in " + ", ".join(str(p) for p in paths))
     figures = pool(scores)
-    figures["false_alerts_by_rhythm"] = dict(sorted(rhythms.items(), key=lambda kv: (-kv[1], kv[0])))
+    figures["false_alerts_by_rhythm"] = add_counts(rhythms)
     return {**figures, "sources": sources, "records": [s.to_json() for s in scores]}, scores
 
 
