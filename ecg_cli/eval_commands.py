@@ -78,7 +78,21 @@ def register(groups: Any) -> None:
         "--json", help="write the figures here, and a timeline and latency plot beside it (<stem>.png)"
     )
     vt.add_argument("--events", metavar="OUT.jsonl", help="keep the replay's events, one JSON object a line")
+    vt.add_argument(
+        "--trace", metavar="OUT.pkl.gz", help="keep the event rules' inputs, for `ecg eval vt-rules`"
+    )
     vt.set_defaults(run=_vt)
+
+    rules = commands.add_parser(
+        "vt-rules", help="VT figures of `ecg eval vt --trace` files again, under other event-rule settings"
+    )
+    rules.add_argument("traces", nargs="+", metavar="TRACE", help="`ecg eval vt --trace` files")
+    rules.add_argument(
+        "--set", action="append", default=[], metavar="NAME=VALUE",
+        help="an EventConfig setting (firmware/events.py), e.g. vt_open_count=3; repeatable",
+    )  # fmt: skip
+    rules.add_argument("--json", help="write the figures here, one object per trace")
+    rules.set_defaults(run=_vt_rules)
 
     pooled = commands.add_parser(
         "vt-pool", help="the figures of several `ecg eval vt --json` results as one (e.g. folds scored apart)"
@@ -125,6 +139,12 @@ def _qrs(args: argparse.Namespace) -> int:
 
 def _beats(args: argparse.Namespace) -> int:
     from scoring.beat_eval import run_cli
+
+    return run_cli(args)
+
+
+def _vt_rules(args: argparse.Namespace) -> int:
+    from scoring.vt_rules import run_cli
 
     return run_cli(args)
 

@@ -144,10 +144,12 @@ def replay(
     progress: Callable[[float], None] | None = None,
     flash_blocks: int = FLASH_BLOCKS,
     on_block: Callable[[Patch], None] | None = None,
+    trace: list | None = None,
 ) -> ReplayResult:
     """Replays one record through the simulated patch. RecordError for a missing or damaged
     record or a lead it does not have; NotADirectoryError for a missing models folder.
-    `on_block(patch)` runs after every FIFO block, to watch the patch as it goes."""
+    `on_block(patch)` runs after every FIFO block, to watch the patch as it goes; `trace`, a list,
+    receives every input of the event rules (hardware_sim.detector_trace)."""
     folder = _models_folder(models_dir)
     record = _read(path, lead)
     config = FrontEndConfig()
@@ -165,6 +167,10 @@ def replay(
     devices = SimAlertDevices(clock=lambda: built[0].n * 1000 // fs if built else 0)
     patch = Patch(lsb_nv(config), binding, str(folder), store, devices, fs=fs, rail=config.code_max)
     built.append(patch)
+    if trace is not None:
+        from hardware_sim.detector_trace import record_inputs
+
+        record_inputs(patch, trace)
     first: dict[int, int] = {}  # event_id -> ms first emitted
     last: dict[int, dict] = {}
     summaries = [0]

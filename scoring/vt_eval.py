@@ -57,6 +57,7 @@ class Task:
     path: str
     cinc: bool  # CinC 2017 layout: no rhythm annotations, none of its records is VT
     models_dir: str | None
+    trace: bool = False  # keep the event rules' inputs (hardware_sim.detector_trace)
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ class Replayed:
     skipped: str | None = None
     macs: dict[str, int] = field(default_factory=dict)  # multiply-accumulates spent per model
     rhythms: list[Labelled] = field(default_factory=list)  # every reference rhythm episode
+    inputs: list[Any] | None = None  # with Task.trace: the event rules' inputs, where they matter
 
 
 def record_reference(path: str | Path, cinc: bool = False) -> tuple[list[Interval], list[Labelled]] | None:
@@ -100,13 +102,34 @@ def replay_record(task: Task) -> Replayed:
         if known is None:
             return Replayed(name, skipped="no rhythm annotations")
         reference, rhythms = known
-        result = replay(task.path, models_dir=task.models_dir)
+        calls: list[Any] | None = [] if task.trace else None
+        if calls is None:
+            result = replay(task.path, models_dir=task.models_dir)
+        else:
+            result = replay(task.path, models_dir=task.models_dir, trace=calls)
     except RecordError as exc:
         # A damaged file costs its own record, not the run.
         return Replayed(name, skipped=exc.problem)
     macs = {model: use.macs for model, use in result.models.items()}
     events = list(result.events)
-    return Replayed(name, reference, events, result.duration_s, result.wall_s, macs=macs, rhythms=rhythms)
+    if calls is not None and not _vt_rules_matter(calls, events):
+        calls = None
+    return Replayed(name, reference, events, result.duration_s, result.wall_s, macs=macs, rhythms=rhythms, inputs=calls)
+
+
+TRACE_MIN_SCORE = 0.25
+
+
+def _vt_rules_matter(calls: Sequence[Any], events: Sequence[Any]) -> bool:
+    """Whether a record's inputs are worth keeping for trying VT rules: it gave a VT or NSVT, or
+    the SCNN came near its threshold. Elsewhere (most of CinC's 30-s records) no VT setting
+    changes anything, and the recorded events stand."""
+    from hardware_sim.detector_trace import INPUTS
+
+    score = INPUTS.index("on_vt_score")
+    return any(e.type in RUN_TYPES for e in events) or any(
+        k == score and args[1] >= TRACE_MIN_SCORE for k, _, args in calls
+    )
 
 
 def replay_all(tasks: Sequence[Task], jobs: int) -> Iterator[tuple[int, Replayed]]:
@@ -234,7 +257,8 @@ def run_cli(args: argparse.Namespace) -> int:
             raise UserFacingError(f"{folder}: none of its records is in a finished fold of {args.cv_run}")
         raise UserFacingError(f"{folder}: no record with annotations and no {CINC_REFERENCE}")
     with model_sets(plan) as owner:
-        tasks = [dataclasses.replace(t, models_dir=owner.get(_key(folder.name, t))) for t in tasks]
+        trace = bool(getattr(args, "trace", None))
+        tasks = [dataclasses.replace(t, models_dir=owner.get(_key(folder.name, t)), trace=trace) for t in tasks]
         _note_model(args.model)
         say(sys.stderr, f"replaying {len(tasks)} records of {folder} in {min(jobs, len(tasks))} processes")
         answers = _collect(tasks, min(jobs, len(tasks)), cinc)
@@ -249,6 +273,9 @@ def run_cli(args: argparse.Namespace) -> int:
     print(format_summary(figures))
     budget = inference_budget(done)
     print(format_budget(budget))
+    if getattr(args, "trace", None):
+        write_trace(args.trace, folder, cinc, done, getattr(args, "cv_run", None), getattr(args, "variant", None), args.model)
+        print(f"wrote {args.trace}", file=sys.stderr)
     if args.events:
         _write_events(args.events, done)
         print(f"wrote {args.events}", file=sys.stderr)
@@ -369,6 +396,29 @@ def _write_events(path: str | Path, answers: Sequence[Replayed]) -> None:
         for answer in answers:
             for event in answer.events:
                 f.write(json.dumps(dataclasses.asdict(event)) + "\n")
+
+
+TRACE_FORMAT = "ecg-vt-trace/1"
+
+
+def write_trace(
+    path: str | Path, folder: Path, cinc: bool, answers: Sequence[Replayed], cv_run: str | None,
+    variant: str | None, model: str | None,
+) -> None:  # fmt: skip
+    """The replayed records' references, events and event-rule inputs, for `ecg eval vt-rules`
+    (a gzipped pickle: a file this project wrote, not one to take from elsewhere)."""
+    import gzip
+    import pickle
+
+    records = {
+        a.name: {"reference": a.reference, "rhythms": a.rhythms, "duration_s": a.duration_s,
+                 "events": a.events, "inputs": a.inputs}
+        for a in answers
+    }  # fmt: skip
+    head = {"format": TRACE_FORMAT, "data": str(folder), "layout": "cinc2017" if cinc else "wfdb",
+            "cv_run": cv_run, "variant": variant, "model": model}  # fmt: skip
+    with gzip.open(path, "wb", compresslevel=3) as fh:
+        pickle.dump({**head, "records": records}, fh, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def rules_json() -> dict[str, Any]:

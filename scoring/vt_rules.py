@@ -1,0 +1,91 @@
+"""`ecg eval vt-rules`: the VT figures of `ecg eval vt --trace` files, the event rules run again
+on the recorded inputs under other settings (hardware_sim.detector_trace), in seconds instead of
+a replay's minutes. With no --set it gives the traced run's own figures, which tests hold it to.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import pickle
+import sys
+from pathlib import Path
+from typing import Any
+
+from scoring.qrs_eval import write_json
+from scoring.vt_episodes import add_counts, false_alert_rhythms, pool, score_record
+
+
+def parse_settings(items: list[str]) -> dict[str, Any]:
+    """NAME=VALUE pairs to EventConfig overrides, each value typed as the setting's default."""
+    from firmware.events import EventConfig
+
+    defaults = EventConfig()
+    out: dict[str, Any] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or name.startswith("_") or not hasattr(defaults, name):
+            raise ValueError(f"{item!r}: not NAME=VALUE with NAME an event setting of firmware/events.py")
+        default = getattr(defaults, name)
+        try:
+            if isinstance(default, bool):
+                if text.lower() not in ("true", "false", "1", "0"):
+                    raise ValueError(text)
+                out[name] = text.lower() in ("true", "1")
+            else:
+                out[name] = type(default)(text)
+        except ValueError:
+            raise ValueError(f"{item!r}: {name} takes a {type(default).__name__}") from None
+    return out
+
+
+def load_trace(path: str | Path) -> dict[str, Any]:
+    from scoring.vt_eval import TRACE_FORMAT
+
+    try:
+        with gzip.open(path, "rb") as fh:
+            data = pickle.load(fh)
+    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ModuleNotFoundError) as exc:
+        raise ValueError(f"{path}: not an `ecg eval vt --trace` file ({exc})") from None
+    if not isinstance(data, dict) or data.get("format") != TRACE_FORMAT:
+        raise ValueError(f"{path}: not an `ecg eval vt --trace` file of format {TRACE_FORMAT}")
+    return data
+
+
+def score_trace(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """Pooled figures of one trace's records, as `ecg eval vt` pools them."""
+    from hardware_sim.detector_trace import rerun
+
+    scores = []
+    rhythms = []
+    for name, rec in data["records"].items():
+        events = rec["events"] if rec["inputs"] is None else rerun(rec["inputs"], overrides, name)
+        scores.append(score_record(rec["reference"], events, rec["duration_s"], name))
+        rhythms.append(false_alert_rhythms(rec["reference"], rec["rhythms"], events))
+    figures = pool(scores)
+    figures["false_alerts_by_rhythm"] = add_counts(rhythms)
+    return {"trace_of": {k: data[k] for k in ("data", "cv_run", "variant", "model")}, **figures,
+            "records": [s.to_json() for s in scores]}  # fmt: skip
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    from ecg_cli.main import UserFacingError
+    from scoring.vt_eval import format_summary
+
+    try:
+        overrides = parse_settings(args.set)
+        traces = [(path, load_trace(path)) for path in args.traces]
+    except ValueError as exc:
+        raise UserFacingError(str(exc)) from exc
+    out = []
+    for path, data in traces:
+        figures = score_trace(data, overrides)
+        print(
+            f"{path} ({data['data']}, {len(data['records'])} records), settings {overrides or 'as recorded'}:"
+        )
+        print(format_summary(figures))
+        out.append({"trace": str(path), "settings": overrides, **figures})
+    if args.json:
+        write_json(args.json, {"traces": out})
+        print(f"wrote {args.json}", file=sys.stderr)
+    return 0
