@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from firmware.events import FLAG_ONGOING, EventConfig, EventDetector
+from firmware.events import EventConfig, EventDetector
 from firmware.patch import Patch
-from hardware_sim.patch_replay import ReplayEvent
+from hardware_sim.patch_replay import ReplayEvent, episode_events
 
 # The detector's inputs, in the order of their index in a recorded call.
 INPUTS = (
@@ -71,19 +71,4 @@ def rerun(
     for k, t_now, args in calls:
         now[0] = t_now
         inputs[k](*args)
-    return [
-        ReplayEvent(
-            record=record,
-            type=rec["event_type"],
-            onset_s=rec["onset_ms"] / 1000,
-            end_s=rec["end_ms"] / 1000,
-            confidence=rec["confidence"] / 255,
-            emitted_s=first[eid] / 1000,
-            heart_rate=rec["heart_rate"],
-            beat_count=rec["beat_count"],
-            event_id=eid,
-            severity=rec["severity"],
-            ongoing=bool(rec["flags"] & FLAG_ONGOING),
-        )
-        for eid, rec in sorted(last.items(), key=lambda item: (first[item[0]], item[0]))
-    ]
+    return episode_events(first, last, record)

@@ -97,6 +97,29 @@ def record_label(record: Record) -> str:
     return f"{record.database}/{record.name}" if record.database else record.name
 
 
+def episode_events(
+    first: dict[int, int], last: dict[int, dict], record: str, t0_s: float = 0.0
+) -> list[ReplayEvent]:
+    """One ReplayEvent per episode, in the order first emitted: `first` maps event_id to the patch
+    time (ms) it was first emitted, `last` to its last record; times from t0_s."""
+    return [
+        ReplayEvent(
+            record=record,
+            type=rec["event_type"],
+            onset_s=t0_s + rec["onset_ms"] / 1000,
+            end_s=t0_s + rec["end_ms"] / 1000,
+            confidence=rec["confidence"] / 255,
+            emitted_s=t0_s + first[eid] / 1000,
+            heart_rate=rec["heart_rate"],
+            beat_count=rec["beat_count"],
+            event_id=eid,
+            severity=rec["severity"],
+            ongoing=bool(rec["flags"] & FLAG_ONGOING),
+        )
+        for eid, rec in sorted(last.items(), key=lambda item: (first[item[0]], item[0]))
+    ]
+
+
 def _models_folder(models_dir: str | Path | None) -> Path:
     folder = FIRMWARE_MODELS if models_dir is None else Path(models_dir)
     if not folder.is_dir():
@@ -200,23 +223,7 @@ def replay(
         progress(1.0)
 
     label = record_label(record)
-    t_rec = source.start_s
-    events = [
-        ReplayEvent(
-            record=label,
-            type=rec["event_type"],
-            onset_s=t_rec + rec["onset_ms"] / 1000,
-            end_s=t_rec + rec["end_ms"] / 1000,
-            confidence=rec["confidence"] / 255,
-            emitted_s=t_rec + first[eid] / 1000,
-            heart_rate=rec["heart_rate"],
-            beat_count=rec["beat_count"],
-            event_id=eid,
-            severity=rec["severity"],
-            ongoing=bool(rec["flags"] & FLAG_ONGOING),
-        )
-        for eid, rec in sorted(last.items(), key=lambda item: (first[item[0]], item[0]))
-    ]
+    events = episode_events(first, last, label, source.start_s)
     duration = codes.size / fs
     snippets = list(store.records(1 << KIND_SNIPPET, False))
     return ReplayResult(
