@@ -300,3 +300,25 @@ def pool(records: Sequence[RecordVtScore]) -> dict[str, Any]:
         "latencies_10s": int(long_latencies.size),
     }
     return {**metrics, "totals": totals}
+
+
+@dataclass(frozen=True)
+class ScoredRecord:
+    """One record's reference and the patch's events on it: what the figures are made of."""
+
+    name: str
+    reference: Sequence[Interval]
+    rhythms: Sequence[Labelled]
+    events: Sequence[EpisodeEvent]
+    duration_s: float
+
+
+def figures(records: Sequence[ScoredRecord]) -> tuple[list[RecordVtScore], dict[str, Any]]:
+    """Per-record scores and the pooled figures with false alerts by reference rhythm, as
+    `ecg eval vt` reports them and `ecg eval vt-rules` reproduces them."""
+    scores = [score_record(r.reference, r.events, r.duration_s, r.name) for r in records]
+    pooled = pool(scores)
+    pooled["false_alerts_by_rhythm"] = add_counts(
+        false_alert_rhythms(r.reference, r.rhythms, r.events) for r in records
+    )
+    return scores, pooled

@@ -40,12 +40,11 @@ from scoring.vt_episodes import (
     Interval,
     Labelled,
     RecordVtScore,
-    add_counts,
-    false_alert_rhythms,
-    pool,
+    ScoredRecord,
     reference_episodes,
     score_record,
 )
+from scoring.vt_episodes import figures as vt_figures
 
 CINC_REFERENCE = "REFERENCE.csv"
 REPLAY_MODULE = "hardware_sim.patch_replay"
@@ -265,9 +264,7 @@ def run_cli(args: argparse.Namespace) -> int:
     done = [a for a in answers if a.skipped is None]
     if not done:
         raise UserFacingError(f"{folder}: no record could be scored")
-    scores = [score_record(a.reference, a.events, a.duration_s, a.name) for a in done]
-    figures = pool(scores)
-    figures["false_alerts_by_rhythm"] = pooled_false_alert_rhythms(done)
+    scores, figures = vt_figures([ScoredRecord(a.name, a.reference, a.rhythms, a.events, a.duration_s) for a in done])
     print(f"VT episodes, patch replay of {len(done)} records of {folder}" + (" (CinC 2017: false alerts only)" if cinc else "") + ":")  # fmt: skip
     print(format_table(scores))
     print(format_summary(figures))
@@ -465,11 +462,6 @@ def format_table(scores: Sequence[RecordVtScore]) -> str:
             f"{len(quiet)} records with no reference episode and no event ({sum(s.hours for s in quiet):.1f} h)"
         )
     return "\n".join(lines)
-
-
-def pooled_false_alert_rhythms(answers: Sequence[Replayed]) -> dict[str, int]:
-    """Reference rhythm -> false alerts over all records, most first."""
-    return add_counts(false_alert_rhythms(a.reference, a.rhythms, a.events) for a in answers)
 
 
 def format_summary(figures: dict[str, Any]) -> str:

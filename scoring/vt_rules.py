@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from scoring.qrs_eval import write_json
-from scoring.vt_episodes import add_counts, false_alert_rhythms, pool, score_record
+from scoring.vt_episodes import ScoredRecord, figures
 
 
 def parse_settings(items: list[str]) -> dict[str, Any]:
@@ -56,15 +56,13 @@ def score_trace(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str, An
     """Pooled figures of one trace's records, as `ecg eval vt` pools them."""
     from hardware_sim.detector_trace import rerun
 
-    scores = []
-    rhythms = []
-    for name, rec in data["records"].items():
-        events = rec["events"] if rec["inputs"] is None else rerun(rec["inputs"], overrides, name)
-        scores.append(score_record(rec["reference"], events, rec["duration_s"], name))
-        rhythms.append(false_alert_rhythms(rec["reference"], rec["rhythms"], events))
-    figures = pool(scores)
-    figures["false_alerts_by_rhythm"] = add_counts(rhythms)
-    return {"trace_of": {k: data[k] for k in ("data", "cv_run", "variant", "model")}, **figures,
+    scored = [
+        ScoredRecord(name, rec["reference"], rec["rhythms"],
+                     rec["events"] if rec["inputs"] is None else rerun(rec["inputs"], overrides, name), rec["duration_s"])
+        for name, rec in data["records"].items()
+    ]  # fmt: skip
+    scores, pooled = figures(scored)
+    return {"trace_of": {k: data[k] for k in ("data", "cv_run", "variant", "model")}, **pooled,
             "records": [s.to_json() for s in scores]}  # fmt: skip
 
 

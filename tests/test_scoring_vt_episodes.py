@@ -27,6 +27,7 @@ from scoring.vt_episodes import (
     METRIC_KEYS,
     NO_RHYTHM,
     REFERENCE_RHYTHMS,
+    ScoredRecord,
     false_alert_rhythms,
     merge_intervals,
     overlap_s,
@@ -34,6 +35,9 @@ from scoring.vt_episodes import (
     pool,
     reference_episodes,
     score_record,
+)
+from scoring.vt_episodes import (
+    figures as vt_figures,
 )
 
 DATA = data_root()
@@ -254,7 +258,8 @@ def test_false_alerts_go_to_the_rhythm_they_share_most_time_with() -> None:
 def test_vt_eval_pools_false_alerts_by_rhythm() -> None:
     a = vt_eval.Replayed("a", [(0.0, 10.0)], [vt(20.0, 30.0)], 60.0, rhythms=[(0.0, 10.0, "VT"), (10.0, 60.0, "AFIB")])
     b = vt_eval.Replayed("b", [], [vt(1.0, 2.0), vt(5.0, 6.0)], 30.0, rhythms=[(0.0, math.inf, "CinC O")])
-    assert vt_eval.pooled_false_alert_rhythms([a, b]) == {"CinC O": 2, "AFIB": 1}
+    records = [ScoredRecord(r.name, r.reference, r.rhythms, r.events, r.duration_s) for r in (a, b)]
+    assert vt_figures(records)[1]["false_alerts_by_rhythm"] == {"CinC O": 2, "AFIB": 1}
     line = vt_eval.format_summary({**pool([score_record(r.reference, r.events, r.duration_s) for r in (a, b)]),
                                    "false_alerts_by_rhythm": {"CinC O": 2, "AFIB": 1}})  # fmt: skip
     assert "(reference rhythm: CinC O 2, AFIB 1)" in line
