@@ -102,10 +102,7 @@ def replay_record(task: Task) -> Replayed:
             return Replayed(name, skipped="no rhythm annotations")
         reference, rhythms = known
         calls: list[Any] | None = [] if task.trace else None
-        if calls is None:
-            result = replay(task.path, models_dir=task.models_dir)
-        else:
-            result = replay(task.path, models_dir=task.models_dir, trace=calls)
+        result = replay(task.path, models_dir=task.models_dir, trace=calls)
     except RecordError as exc:
         # A damaged file costs its own record, not the run.
         return Replayed(name, skipped=exc.problem)

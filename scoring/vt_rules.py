@@ -77,12 +77,12 @@ def run_cli(args: argparse.Namespace) -> int:
         raise UserFacingError(str(exc)) from exc
     out = []
     for path, data in traces:
-        figures = score_trace(data, overrides)
+        scored = score_trace(data, overrides)
         print(
             f"{path} ({data['data']}, {len(data['records'])} records), settings {overrides or 'as recorded'}:"
         )
-        print(format_summary(figures))
-        out.append({"trace": str(path), "settings": overrides, **figures})
+        print(format_summary(scored))
+        out.append({"trace": str(path), "settings": overrides, **scored})
     if args.json:
         write_json(args.json, {"traces": out})
         print(f"wrote {args.json}", file=sys.stderr)

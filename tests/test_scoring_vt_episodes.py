@@ -356,7 +356,9 @@ def stand_in_replay(events: dict[str, list[tuple[str, float, float, float]]]) ->
     """A module in place of hardware_sim.patch_replay whose replay returns the given events per record."""
     module = types.ModuleType(vt_eval.REPLAY_MODULE)
 
-    def replay(path: str | Path, *, lead: int = 0, models_dir: str | Path | None = None) -> StandInResult:
+    def replay(
+        path: str | Path, *, lead: int = 0, models_dir: str | Path | None = None, trace: list | None = None
+    ) -> StandInResult:
         header = read_header(path)
         name = Path(path).name
         rows = [StandInEvent(name, t, a, b, 0.9, e, 180, 12) for t, a, b, e in events.get(name, [])]
