@@ -40,6 +40,8 @@ def register(groups: Any) -> None:
                          "(a third variant; default 0: off)")  # fmt: skip
     vt.add_argument("--confirmed", action="append", metavar="DIR",
                     help="a folder of doctor-reviewed events exported by the cloud, added to the data (repeatable)")  # fmt: skip
+    vt.add_argument("--fold", type=int, action="append", metavar="K",
+                    help="train only fold K of the cross-validation, a screening (repeatable; no final model)")  # fmt: skip
     vt.set_defaults(run=_vt)
 
     rhythm = commands.add_parser("rhythm", help="ResNet teacher and distilled patch student on CinC 2017, 5-fold")

@@ -48,14 +48,14 @@ Rules and defaults (EventConfig; per mille internally, integer arithmetic per be
 |----------|-----------------|------------------------------------------------------------------|
 | VT       | CRITICAL, crit. | SCNN p >= 0.5 (the patent's threshold; VT, flutter, VF) in 2 of  |
 |          |                 | the last 3 windows, or in 1 window while a fast V run (>= 3 V    |
-|          |                 | beats, each V-V < 600 ms) is in progress. Also opened by beats:  |
+|          |                 | beats, mean V-V < 600 ms) is in progress. Also opened by beats:  |
 |          |                 | a fast V run lasting >= 30 s (if the SCNN missed it). Closes     |
 |          |                 | after 3 windows < 0.5 in a row with no fast V run in progress    |
 |          |                 | (or no SCNN window for 10 s).                                    |
-| NSVT     | MEDIUM          | >= 3 consecutive V beats, each V-V interval < 600 ms (> 100 bpm),|
-|          |                 | ended by a non-V beat, a slower interval or 600 ms without a     |
-|          |                 | beat, shorter than 30 s; beat_count = V beats; heart_rate = run  |
-|          |                 | rate. A run during an open VT belongs to the VT (no NSVT).       |
+| NSVT     | MEDIUM          | >= 3 consecutive V beats at a mean rate > 100 bpm (mean V-V      |
+|          |                 | < 600 ms), ended by a non-V beat, a V-V interval >= 700 ms or    |
+|          |                 | 700 ms without a beat, shorter than 30 s; beat_count = V beats;  |
+|          |                 | heart_rate = run rate. A run during an open VT belongs to the VT.|
 | AF       | MEDIUM          | rhythm p(A) >= 0.5 in the current window and mean p(A) over the  |
 |          |                 | windows of the last 60 s >= 0.5, the A stretch spanning >= 30 s  |
 |          |                 | (the clinical minimum episode; at one 10-s window every 30 s     |
@@ -186,7 +186,11 @@ class EventConfig:
         self.blind_close_ms = 60000  # bad signal this long closes an open VT or asystole
         # NSVT
         self.nsvt_min_beats = 3
-        self.nsvt_max_rr_ms = 600  # each V-V interval below this (> 100 bpm)
+        self.nsvt_max_rr_ms = 600  # the run's mean V-V interval below this (> 100 bpm)
+        # The longest V-V interval that keeps a run going (86 bpm): a run whose rate wavers about
+        # 100 bpm counts by its mean rate, as the clinical definition has it, while a slower
+        # interval (or a missed beat) still splits it.
+        self.nsvt_max_gap_ms = 700
         # Rhythm model: AF, OTHER
         self.rhythm_window_ms = 10000
         self.rhythm_avg_ms = 60000  # probabilities averaged over windows ending this recently
@@ -456,7 +460,7 @@ class EventDetector:
                 )
         # V runs: NSVT, and VT by beats
         if label == "V":
-            if self._run_n and t - self._run_last < c.nsvt_max_rr_ms:
+            if self._run_n and t - self._run_last < c.nsvt_max_gap_ms:
                 self._run_n += 1
                 self._run_last = t
             else:
@@ -471,7 +475,7 @@ class EventDetector:
                 self._vt_last_v = t
                 if t > vt.end:
                     vt.end = t
-            elif self._run_n >= c.nsvt_min_beats and t - self._run_start >= c.vt_sustained_ms:
+            elif self._fast_run() and t - self._run_start >= c.vt_sustained_ms:
                 self._vt_last_v = t
                 self._open(vt, t, self._run_start, t, self._q, hr, self._run_n)
                 self._vt_opened(t)
@@ -486,7 +490,7 @@ class EventDetector:
                 if tachy.open:
                     self._close(tachy, t)
                 tachy.cand = -1
-            elif self._run_n >= c.nsvt_min_beats:  # a fast V run is NSVT/VT, not tachycardia
+            elif self._fast_run():  # a fast V run is NSVT/VT, not tachycardia
                 if not self.tachy.open:
                     self.tachy.cand = -1
             else:
@@ -523,11 +527,12 @@ class EventDetector:
             if self._vt_bits == 0:
                 self._vt_first = -1
             return
-        if _bits(self._vt_bits) >= c.vt_open_count or (c.vt_corroborate and self._run_n >= c.nsvt_min_beats):
+        fast_run = self._fast_run()
+        if _bits(self._vt_bits) >= c.vt_open_count or (c.vt_corroborate and fast_run):
             first = self._vt_first
             onset = first - c.vt_onset_back_ms
             beats = 0
-            if self._run_n >= c.nsvt_min_beats:
+            if fast_run:
                 onset = self._run_start
                 beats = self._run_n
                 self._vt_last_v = self._run_last
@@ -636,7 +641,7 @@ class EventDetector:
         c = self.config
         self._lead_rule(t)
         self._noise_rule(t)
-        if self._run_n and t - self._run_last >= c.nsvt_max_rr_ms:
+        if self._run_n and t - self._run_last >= c.nsvt_max_gap_ms:
             self._end_run(t)
         # No beat for asystole_ms after a good beat (a beat arriving now ends the silence), unless
         # a VT or a baseline step explains it.
@@ -753,11 +758,17 @@ class EventDetector:
 
     # ------------------------------------------------------------ rules
 
+    def _fast_run(self) -> bool:
+        """A V run of at least nsvt_min_beats at a mean rate above 100 bpm is in progress."""
+        n = self._run_n
+        c = self.config
+        return n >= c.nsvt_min_beats and self._run_last - self._run_start < c.nsvt_max_rr_ms * (n - 1)
+
     def _end_run(self, t: int) -> None:
+        fast = self._fast_run()
         n = self._run_n
         self._run_n = 0
-        c = self.config
-        if n < c.nsvt_min_beats:
+        if not fast:
             return
         start = self._run_start
         last = self._run_last
@@ -791,7 +802,7 @@ class EventDetector:
         c = self.config
         if not vt.open or self._bad or t < self._settle_until:
             return
-        if self._run_n >= c.nsvt_min_beats:
+        if self._fast_run():
             return  # a fast V run in progress holds it open
         if self._vt_npos and self._vt_neg < c.vt_close_count:
             last = self._vt_last_win if self._vt_last_win > self._settle_until else self._settle_until

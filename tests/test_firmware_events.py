@@ -137,7 +137,7 @@ def test_nsvt_runs_of_3_5_10_beats(n: int) -> None:
     assert e["heart_rate"] == 150 and e["severity"] == "MEDIUM" and e["flags"] == 0
     assert not e["critical"]
     assert (e["snippet_start_ms"], e["snippet_end_ms"]) == (0, 40000)  # start clamped at 0
-    assert e["t_ms"] == 10000 + 400 * (n - 1) + 600  # run over 600 ms after its last V beat
+    assert e["t_ms"] == 10000 + 400 * (n - 1) + 700  # run over 700 ms after its last V beat
 
 
 def test_two_v_beats_and_slow_runs_are_no_nsvt() -> None:
@@ -145,6 +145,20 @@ def test_two_v_beats_and_slow_runs_are_no_nsvt() -> None:
     # A run below 100 bpm (accelerated idioventricular rhythm, 86 bpm): no NSVT.
     assert sinus_with_run(12, 700).events == []
     assert sinus_with_run(12, 600).events == []  # exactly 100 bpm is not above 100
+
+
+def test_a_run_counts_by_its_mean_rate() -> None:
+    # One interval of 650 ms (92 bpm) among 400s: still one run, at a mean rate above 100 bpm.
+    feed = Feed()
+    feed.beats(every(0, 10000, 800))
+    feed.beats([10000, 10400, 11050, 11450], "V")
+    feed.beats(every(12300, 20000, 800))
+    feed.run(20000)
+    assert [(e["onset_ms"], e["end_ms"], e["beat_count"], e["heart_rate"]) for e in feed.of("NSVT")] == [
+        (10000, 11450, 4, 124)
+    ]
+    # Every interval at 650 ms: a run below 100 bpm, no NSVT.
+    assert sinus_with_run(6, 650).events == []
 
 
 def test_a_slow_interval_splits_a_run() -> None:
@@ -248,7 +262,8 @@ def test_sustained_v_run_missed_by_the_scnn_is_vt() -> None:
     assert feed.types() == {"VT"}
     first, *_, last = feed.of("VT")
     assert (first["t_ms"], first["onset_ms"], first["beat_count"]) == (40000, 10000, 76)
-    assert (last["onset_ms"], last["end_ms"], last["beat_count"], last["t_ms"]) == (10000, 49600, 100, 50200)
+    # Closed on the first tick 700 ms (nsvt_max_gap_ms) after the last V beat.
+    assert (last["onset_ms"], last["end_ms"], last["beat_count"], last["t_ms"]) == (10000, 49600, 100, 50300)
 
 
 # ------------------------------------------------------------------ suppression

@@ -1,5 +1,5 @@
 """Replay of MIT-BIH reference beat labels through firmware/events.py: its NSVT events must be
-exactly the runs of >= 3 consecutive ventricular beats faster than 100 bpm, found here
+exactly the runs of >= 3 consecutive ventricular beats at a mean rate above 100 bpm, found here
 independently from the annotations (and a V run of 30 s or more would be VT)."""
 
 from __future__ import annotations
@@ -29,18 +29,25 @@ def reference_beats(name: str) -> tuple[list[int], list[str]]:
 
 
 def fast_v_runs(times: list[int], labels: list[str]) -> list[tuple[int, int, int]]:
-    """(first V, last V, beats) of each maximal run of V beats whose V-V intervals are < 600 ms."""
+    """(first V, last V, beats) of each maximal run of V beats with V-V intervals < 700 ms whose
+    mean V-V interval is < 600 ms (above 100 bpm)."""
     runs = []
     start = None
+
+    def close(start: int, last: int) -> None:
+        n = last - start + 1
+        if n >= 3 and times[last] - times[start] < 600 * (n - 1):
+            runs.append((times[start], times[last], n))
+
     for k, (t, label) in enumerate(zip(times, labels, strict=True)):
-        continues = start is not None and label == "V" and t - times[k - 1] < 600 and labels[k - 1] == "V"
+        continues = start is not None and label == "V" and t - times[k - 1] < 700 and labels[k - 1] == "V"
         if continues:
             continue
-        if start is not None and k - start >= 3:
-            runs.append((times[start], times[k - 1], k - start))
+        if start is not None:
+            close(start, k - 1)
         start = k if label == "V" else None
-    if start is not None and len(times) - start >= 3:
-        runs.append((times[start], times[-1], len(times) - start))
+    if start is not None:
+        close(start, len(times) - 1)
     return runs
 
 

@@ -85,7 +85,7 @@ def test_a_run_with_hard_negatives_scores_and_keeps_a_third_variant(tmp_path: Pa
     config = vt.VtTrainConfig(folds=2, epochs=2, batch_size=16, stage2_epochs=1, noise_probability=0.0,
                               representative=8, hard_negative_epochs=1, hard_negative_floor=0.0)  # fmt: skip
     run = RunFolder(tmp_path / "run")
-    cv = vt.cross_validate(run, windows, config, resume=False)
+    cv = vt.summarise(run, windows, vt.cross_validate(run, windows, config, resume=False))
     assert vt.variants_in(cv) == ["stage1", "stage2", "hard_negatives"]
     assert vt.better_variant(cv) in vt.VARIANTS
     for k in range(2):
@@ -100,3 +100,28 @@ def test_a_run_with_hard_negatives_scores_and_keeps_a_third_variant(tmp_path: Pa
     models = vt_fold_models(tmp_path / "run", "hard_negatives")
     assert set(models) == {f"db/{p}" for p in range(4)} and all(path.is_file() for path in models.values())
     assert "hard_negatives" in json.loads((tmp_path / "run" / "cv_metrics.json").read_text())["errors_by_rhythm"]
+
+
+def test_a_screening_trains_only_the_folds_asked_for(tmp_path: Path) -> None:
+    pytest.importorskip("tensorflow")
+    from model_compression.training.run_folder import RunFolder
+
+    windows = _windows(np.random.default_rng(0))
+    config = vt.VtTrainConfig(folds=2, epochs=1, batch_size=16, stage2_epochs=1, noise_probability=0.0,
+                              representative=8)  # fmt: skip
+    run = RunFolder(tmp_path / "run")
+    with pytest.raises(ValueError, match="no fold 2"):
+        vt.cross_validate(run, windows, config, resume=False, only=(2,))
+    results = vt.cross_validate(run, windows, config, resume=False, only=(1,))
+    assert [r["fold"] for r in results] == [1]
+    assert (tmp_path / "run" / "cv" / "fold1" / "result.json").is_file()
+    assert not (tmp_path / "run" / "cv" / "fold0").exists()
+    assert not (tmp_path / "run" / "cv_metrics.json").exists()
+
+
+def test_a_screening_is_not_exported(tmp_path: Path) -> None:
+    import argparse
+
+    args = argparse.Namespace(run_dir=str(tmp_path / "run"), fold=[0], export=True)
+    with pytest.raises(ValueError, match="--export needs them all"):
+        vt.run_cli(args)

@@ -27,22 +27,24 @@ def need(path: Path) -> Path:
 
 
 def annotated_v_runs(name: str, start_s: float, stop_s: float) -> list[tuple[float, float, int]]:
-    """(first V, last V, beats) in s of each run of >= 3 V beats with V-V < 600 ms in the stretch."""
+    """(first V, last V, beats) in s of each run of >= 3 V beats in the stretch, V-V < 700 ms, at a
+    mean V-V below 600 ms (the firmware's NSVT)."""
     record = read_record(MITDB / name)
     assert record.annotations is not None
     times = (record.annotations.beats() / record.fs).tolist()
     labels = [aami_class(s) for s in record.annotations.beat_symbols()]
     runs, start = [], None
     for k in range(len(times) + 1):
-        if k < len(times) and start is not None and labels[k] == "V" and times[k] - times[k - 1] < 0.6:
+        if k < len(times) and start is not None and labels[k] == "V" and times[k] - times[k - 1] < 0.7:
             continue
-        if start is not None and k - start >= 3:
-            runs.append((times[start], times[k - 1], k - start))
+        n = k - start if start is not None else 0
+        if start is not None and n >= 3 and times[k - 1] - times[start] < 0.6 * (n - 1):
+            runs.append((times[start], times[k - 1], n))
         start = k if k < len(times) and labels[k] == "V" else None
     return [r for r in runs if start_s <= r[0] and r[1] < stop_s]
 
 
-@pytest.mark.parametrize(("name", "start_s", "seconds"), [("205", 270.0, 70.0), ("223", 580.0, 60.0)])
+@pytest.mark.parametrize(("name", "start_s", "seconds"), [("205", 270.0, 70.0), ("223", 1040.0, 40.0)])
 def test_nsvt_events_at_the_annotated_ventricular_runs(name: str, start_s: float, seconds: float) -> None:
     need(MITDB / name)
     result = replay(MITDB / name, start_s=start_s, duration_s=seconds)
@@ -53,7 +55,7 @@ def test_nsvt_events_at_the_annotated_ventricular_runs(name: str, start_s: float
     ventricular = [e for e in result.events if e.type in ("NSVT", "VT")]
     # Each annotated run inside an NSVT event, or a VT one where the SCNN saw the run's window as
     # VT (a run while VT is open belongs to it); each NSVT starting at a run's first V beat (two
-    # runs 600 ms apart, the limit, may join when the detector's beat times differ by a sample).
+    # runs 700 ms apart, the limit, may join when the detector's beat times differ by a sample).
     # A run that comes while a VT is closing (three negative windows, 7.5 s) belongs to that VT.
     vt = [e for e in ventricular if e.type == "VT"]
     for first, last, _ in runs:

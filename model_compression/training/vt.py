@@ -282,11 +282,18 @@ def window_stats(label: np.ndarray, score: np.ndarray) -> dict[str, float | int]
     }  # fmt: skip
 
 
-def cross_validate(run: RunFolder, windows: VtWindows, config: VtTrainConfig, *, resume: bool) -> dict[str, Any]:
+def cross_validate(run: RunFolder, windows: VtWindows, config: VtTrainConfig, *, resume: bool,
+                   only: Sequence[int] = ()) -> list[dict[str, Any]]:
+    """Each fold's result, trained or kept; with `only`, just those folds (a screening)."""
     folds = group_kfold(windows.patient, config.folds, seed=SPLIT_SEED, labels=windows.label)
+    wrong = sorted(set(only) - set(range(len(folds))))
+    if wrong:
+        raise ValueError(f"no fold {wrong[0]}: the folds are 0-{len(folds) - 1}")
     results = []
     for k, (train, val) in enumerate(folds):
         name = f"cv/fold{k}"
+        if only and k not in only:
+            continue
         kept = kept_result(run, k, len(folds), resume=resume, label="train vt")
         if kept is not None:
             results.append(kept)
@@ -319,7 +326,7 @@ def cross_validate(run: RunFolder, windows: VtWindows, config: VtTrainConfig, *,
         _log(f"fold {k + 1}/{len(folds)}: "
              + "; ".join(f"{v} int8 {_line(result[f'{v}_int8'])}" for v in variants(config)))  # fmt: skip
         results.append(result)
-    return summarise(run, windows, results)
+    return results
 
 
 def _limit_non_vt(train: np.ndarray, label: np.ndarray, config: VtTrainConfig, seed: int) -> np.ndarray:
@@ -507,13 +514,22 @@ def run_cli(args: Any) -> int:
     from model_compression.training.tflm import smallest_arena
 
     a = vars(args)
+    only = tuple(a.get("fold") or ())
+    if only and a.get("export"):
+        raise ValueError("--fold trains a screening of some folds; --export needs them all")
     config = config_from(a)
     resume = bool(a.get("resume"))
     run = RunFolder(a.get("run_dir") or RUNS_DIR / "vt")
     run.save_config(config, resume=resume)
     windows = load(config)
     _log(f"{len(windows.label)} windows, {int(windows.label.sum())} VT, from {len(set(windows.patient.tolist()))} patients")
-    cv = cross_validate(run, windows, config, resume=resume)
+    results = cross_validate(run, windows, config, resume=resume, only=only)
+    if only:
+        # A screening: the folds' results and models stay for ecg eval vt --cv-run; no pooled
+        # figures, final model or card, which stand for the whole cross-validation.
+        _log(f"screening of fold(s) {', '.join(map(str, only))} done in {run.path}")
+        return 0
+    cv = summarise(run, windows, results)
     for v in variants_in(cv):
         s = cv[f"{v}_int8"]
         _log(f"{v} int8 pooled: Se {100 * s['pooled_sensitivity']:.2f} Sp {100 * s['pooled_specificity']:.2f}")
