@@ -11,8 +11,8 @@ hardware_sim/ble_central.py, driven by the test:
 | 0 s         | session 1: time sync, a config write (summaries every 10 s), battery 87 %      |
 | 0-60 s      | away; a press at 20 s                                                          |
 | 60 s        | session 2: time sync, the backlog, then live frames and heart rate while fed   |
-|             | to 150 s; events acknowledged; the first symptom's snippet fetched; the VT     |
-|             | snippet cut after 40 of its fragments (the link drops)                          |
+|             | to 150 s; events acknowledged; the first symptom's and the NSVT's snippets     |
+|             | fetched; the VT snippet cut after 40 of its fragments (the link drops)         |
 | 150-200 s   | away; the VT ends; a long press at 185 s (a symptom even under the alarm)      |
 | 200 s       | session 3: the VT snippet resumed; the backlog, critical first; the second     |
 |             | symptom's snippet BUSY until written (fed to 222 s), then fetched; all acked   |
@@ -48,7 +48,7 @@ FS = 250
 FIFO = 25
 EPOCH = 1_712_000_000_000  # the gateway's clock at the patch's boot
 CUT_AFTER = 40  # fragments of the VT snippet before the link drops
-FLASH_BLOCKS = 18  # 68 kB: the three snippets (84 kB) fit only if acknowledged ones are reclaimed
+FLASH_BLOCKS = 24  # 96 kB: the four snippets fit only if acknowledged ones are reclaimed
 
 
 @dataclass
@@ -253,6 +253,12 @@ def test_patch_to_gateway_with_a_link_drop_loses_nothing(tmp_path: Path) -> None
             assert symptom["snippet_samples"] and vt["snippet_samples"] and vt["severity"] == "CRITICAL"
             assert await gw.fetch(link, symptom["snippet_id"]) == "OK"
             assert (await link.ack("snippet", symptom["snippet_id"]))["status"] == "OK"
+            # the V run that came just before the VT opened (NSVT), fetched the same way
+            runs = sorted({m["snippet_id"] for m in gw.events() if m["event_type"] == "NSVT"})
+            assert runs
+            for sid in runs:
+                assert await gw.fetch(link, sid) == "OK"
+                assert (await link.ack("snippet", sid))["status"] == "OK"
 
             # the VT snippet: the link drops after CUT_AFTER fragments
             cut: list[bool] = []
@@ -325,7 +331,7 @@ def test_patch_to_gateway_with_a_link_drop_loses_nothing(tmp_path: Path) -> None
         assert backlog3.count(True) >= 1 and backlog3 == sorted(backlog3, reverse=True)
 
         # ---- every snippet byte once: each fragment once, payloads as stored and as sampled
-        assert len(store.snippets) == 3
+        assert len(store.snippets) == 4
         for sid, (header, payload) in store.snippets.items():
             got_header = next(h for h in gw.headers if h["snippet_id"] == sid)
             assert got_header["start_ms"] == header["start_ms"] + EPOCH
