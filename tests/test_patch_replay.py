@@ -7,14 +7,13 @@ import shutil
 from pathlib import Path
 
 import pytest
+from test_firmware_events_mitdb import fast_v_runs, reference_beats
 
 from ecg_cli.main import UserFacingError, main
 from ecg_data.errors import RecordError
 from ecg_data.paths import data_root
-from ecg_data.reader import read_record
 from hardware_sim.lead_off import LeadOff
 from hardware_sim.patch_replay import ReplayEvent, replay
-from model_compression.datasets.aami import aami_class
 
 DATA = data_root()
 MITDB = DATA / "mitdb"
@@ -27,21 +26,9 @@ def need(path: Path) -> Path:
 
 
 def annotated_v_runs(name: str, start_s: float, stop_s: float) -> list[tuple[float, float, int]]:
-    """(first V, last V, beats) in s of each run of >= 3 V beats in the stretch, V-V < 700 ms, at a
-    mean V-V below 600 ms (the firmware's NSVT)."""
-    record = read_record(MITDB / name)
-    assert record.annotations is not None
-    times = (record.annotations.beats() / record.fs).tolist()
-    labels = [aami_class(s) for s in record.annotations.beat_symbols()]
-    runs, start = [], None
-    for k in range(len(times) + 1):
-        if k < len(times) and start is not None and labels[k] == "V" and times[k] - times[k - 1] < 0.7:
-            continue
-        n = k - start if start is not None else 0
-        if start is not None and n >= 3 and times[k - 1] - times[start] < 0.6 * (n - 1):
-            runs.append((times[start], times[k - 1], n))
-        start = k if k < len(times) and labels[k] == "V" else None
-    return [r for r in runs if start_s <= r[0] and r[1] < stop_s]
+    """(first V, last V, beats) in s of each annotated NSVT-rate V run inside the stretch."""
+    runs = fast_v_runs(*reference_beats(name))
+    return [(a / 1000, b / 1000, n) for a, b, n in runs if start_s * 1000 <= a and b < stop_s * 1000]
 
 
 @pytest.mark.parametrize(("name", "start_s", "seconds"), [("205", 270.0, 70.0), ("223", 1040.0, 40.0)])
