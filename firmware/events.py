@@ -49,12 +49,12 @@ Rules and defaults (EventConfig; per mille internally, integer arithmetic per be
 | VT       | CRITICAL, crit. | SCNN p >= 0.5 (the patent's threshold; VT, flutter, VF) in 2 of  |
 |          |                 | the last 3 windows, or in 1 window while a fast V run (>= 3 V    |
 |          |                 | beats, mean V-V < 600 ms) is in progress. Also opened by beats:  |
-|          |                 | a fast V run lasting >= 30 s (if the SCNN missed it). Closes     |
+|          |                 | a fast V run lasting >= 15 s (if the SCNN missed it). Closes     |
 |          |                 | after 3 windows < 0.5 in a row with no fast V run in progress    |
 |          |                 | (or no SCNN window for 10 s).                                    |
 | NSVT     | MEDIUM          | >= 3 consecutive V beats at a mean rate > 100 bpm (mean V-V      |
 |          |                 | < 600 ms), ended by a non-V beat, a V-V interval >= 700 ms or    |
-|          |                 | 700 ms without a beat, shorter than 30 s; beat_count = V beats;  |
+|          |                 | 700 ms without a beat, shorter than 15 s; beat_count = V beats;  |
 |          |                 | heart_rate = run rate. A run during an open VT belongs to the VT.|
 | AF       | MEDIUM          | rhythm p(A) >= 0.5 in the current window and mean p(A) over the  |
 |          |                 | windows of the last 60 s >= 0.5, the A stretch spanning >= 30 s  |
@@ -182,7 +182,9 @@ class EventConfig:
         self.vt_onset_back_ms = 6250  # onset = first positive window's end - this
         self.vt_end_back_ms = 3750  # end = last positive window's end - this
         self.vt_stale_ms = 10000  # no SCNN window for this long: it no longer holds VT open
-        self.vt_sustained_ms = 30000  # a fast V run this long is VT
+        # A fast V run this long opens VT: an alarm for a run the SCNN missed, before the 30 s
+        # that define sustained VT (the event's onset and end still give its length).
+        self.vt_by_beats_ms = 15000
         self.blind_close_ms = 60000  # bad signal this long closes an open VT or asystole
         # NSVT
         self.nsvt_min_beats = 3
@@ -475,7 +477,7 @@ class EventDetector:
                 self._vt_last_v = t
                 if t > vt.end:
                     vt.end = t
-            elif self._fast_run() and t - self._run_start >= c.vt_sustained_ms:
+            elif self._fast_run() and t - self._run_start >= c.vt_by_beats_ms:
                 self._vt_last_v = t
                 self._open(vt, t, self._run_start, t, self._q, hr, self._run_n)
                 self._vt_opened(t)

@@ -252,7 +252,7 @@ def test_a_lone_positive_window_is_no_vt_but_2_of_3_is() -> None:
     assert last["confidence"] == 800 * 255 // 1000
 
 
-def test_sustained_v_run_missed_by_the_scnn_is_vt() -> None:
+def test_a_fast_v_run_missed_by_the_scnn_opens_vt_after_15_s() -> None:
     feed = Feed()
     feed.beats(every(0, 10000, 800))
     run = list(every(10000, 50000, 400))  # 40 s at 150 bpm, no SCNN windows at all
@@ -261,7 +261,8 @@ def test_sustained_v_run_missed_by_the_scnn_is_vt() -> None:
     feed.run(60000)
     assert feed.types() == {"VT"}
     first, *_, last = feed.of("VT")
-    assert (first["t_ms"], first["onset_ms"], first["beat_count"]) == (40000, 10000, 76)
+    # The first V beat 15 s (vt_by_beats_ms) or more after the run began: the 39th, at 25.2 s.
+    assert (first["t_ms"], first["onset_ms"], first["beat_count"]) == (25200, 10000, 39)
     # Closed on the first tick 700 ms (nsvt_max_gap_ms) after the last V beat.
     assert (last["onset_ms"], last["end_ms"], last["beat_count"], last["t_ms"]) == (10000, 49600, 100, 50300)
 

@@ -177,18 +177,18 @@ def test_windows_far_from_vt_stretch_the_hop_while_the_gate_stays_open(tmp_path:
     assert all(0 <= g - 1000 * VT_SUSTAIN_HOP_S <= 100 for g in gaps[quiet:]), gaps
 
 
-def test_negative_windows_open_no_vt_and_the_v_run_opens_it_once_sustained(tmp_path: Path) -> None:
+def test_negative_windows_open_no_vt_and_the_v_run_opens_it_after_15_s(tmp_path: Path) -> None:
     """mitdb 223's VT from 578 s (about 108 bpm, V-V intervals alternating about 530 and 700 ms)
-    under an SCNN that says 0.2 throughout: no window opens VT; the V run does, 30 s after it began."""
+    under an SCNN that says 0.2 throughout: no window opens VT; the V run does, 15 s after it began."""
     run = Run(models_folder(tmp_path / "m", 0.2)).feed(codes_of("223", 575, 45))
     assert run.patch.vt is not None and run.patch.vt.invocations >= 4
     assert run.types() == {"VT"}
     first = run.first("VT")
     assert first is not None
     record, now, _ = first
-    assert record["critical"] and record["beat_count"] >= 40 and 100 < record["heart_rate"] < 120
+    assert record["critical"] and record["beat_count"] >= 20 and 100 < record["heart_rate"] < 120
     assert 3300 <= record["onset_ms"] <= 10000  # the reference onset is 3.3 s into the feed
-    assert record["t_ms"] - record["onset_ms"] >= 30000
+    assert 15000 <= record["t_ms"] - record["onset_ms"] < 20000
     assert run.devices.first_on("buzzer") == now
 
 

@@ -19,7 +19,7 @@ VFDB = data_root() / "vfdb"
 RECORD = "420"  # three VT episodes, among them a long one: VT, NSVT and other events
 FIGURES = ("episode_sensitivity", "episode_ppv", "false_alerts_per_24h", "run_sensitivity", "run_ppv",
            "latency_median_s", "latency_p95_s", "duration_ppv")  # fmt: skip
-NO_VT = {"vt_open_count": 4, "vt_corroborate": False, "vt_sustained_ms": 10**9}
+NO_VT = {"vt_open_count": 4, "vt_corroborate": False, "vt_by_beats_ms": 10**9}
 
 
 def _key(e) -> tuple:
@@ -75,7 +75,7 @@ def test_vt_rules_applies_its_settings(traced, tmp_path: Path) -> None:
                 "--set",
                 "vt_corroborate=0",
                 "--set",
-                "vt_sustained_ms=1000000000",
+                "vt_by_beats_ms=1000000000",
                 "--json",
                 str(out),
             ]
