@@ -26,7 +26,8 @@ Top to bottom, per block of ADC codes read from the AFE's FIFO (`push_block(code
 
 A model whose .tflite is not in the models folder is not run: without the beat classifier every
 detection goes to the rules as Q (unclassified: rate, pauses, no NSVT); without the SCNN, VT
-comes from beats alone (a fast V run of 30 s); without the rhythm model, no AF or OTHER.
+comes from beats alone (a fast V run of EventConfig.vt_by_beats_ms); without the rhythm model,
+no AF or OTHER.
 
 Time base. Every time is ms since boot on the sample clock (sample k at k * 1000 / fs); beats,
 windows and epochs carry their input time (filter delays undone). The rules need their inputs
