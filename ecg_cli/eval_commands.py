@@ -92,6 +92,10 @@ def register(groups: Any) -> None:
         help="an EventConfig setting (firmware/events.py), e.g. vt_open_count=3; repeatable",
     )  # fmt: skip
     rules.add_argument("--json", help="write the figures here, one object per trace")
+    rules.add_argument(
+        "--false-alarm-strips", metavar="OUT.png",
+        help="plot the ECG under each false VT alarm (read from the traces' data folders)",
+    )  # fmt: skip
     rules.set_defaults(run=_vt_rules)
 
     pooled = commands.add_parser(

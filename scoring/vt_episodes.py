@@ -219,13 +219,13 @@ def score_record(
     )
 
 
-def false_alert_rhythms(
+def false_alerts(
     reference: Sequence[Interval], rhythms: Sequence[Labelled], events: Iterable[EpisodeEvent]
-) -> dict[str, int]:
-    """Label -> number of false alerts (VT events overlapping no reference episode) whose time
-    lies mostly in reference rhythm episodes of that label (see the module's rules)."""
+) -> list[tuple[EpisodeEvent, str]]:
+    """The false alerts (VT events overlapping no reference episode), each with the label of the
+    reference rhythm its time lies mostly in (see the module's rules)."""
     ref = merge_intervals(reference)
-    counts: dict[str, int] = {}
+    out: list[tuple[EpisodeEvent, str]] = []
     for e in events:
         if e.type != ALARM_TYPE:
             continue
@@ -236,7 +236,17 @@ def false_alert_rhythms(
         for onset, end, label in rhythms:
             if overlaps(span, (onset, end)):
                 shared[label] = shared.get(label, 0.0) + overlap_s([span], [(onset, end)])
-        label = max(shared, key=lambda k: shared[k]) if shared else NO_RHYTHM
+        out.append((e, max(shared, key=lambda k: shared[k]) if shared else NO_RHYTHM))
+    return out
+
+
+def false_alert_rhythms(
+    reference: Sequence[Interval], rhythms: Sequence[Labelled], events: Iterable[EpisodeEvent]
+) -> dict[str, int]:
+    """Label -> number of false alerts whose time lies mostly in reference rhythm episodes of
+    that label."""
+    counts: dict[str, int] = {}
+    for _, label in false_alerts(reference, rhythms, events):
         counts[label] = counts.get(label, 0) + 1
     return counts
 

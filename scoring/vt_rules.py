@@ -52,15 +52,22 @@ def load_trace(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def score_trace(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    """Pooled figures of one trace's records, as `ecg eval vt` pools them."""
+def trace_events(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str, list[Any]]:
+    """Record name -> its events under the rules with `overrides` (the recorded events where a
+    record's inputs were not kept: the rules' settings could not change them)."""
     from hardware_sim.detector_trace import rerun
 
+    return {name: rec["events"] if rec["inputs"] is None else rerun(rec["inputs"], overrides, name)
+            for name, rec in data["records"].items()}  # fmt: skip
+
+
+def score_trace(data: dict[str, Any], overrides: dict[str, Any], events: dict[str, list[Any]] | None = None) -> dict[str, Any]:
+    """Pooled figures of one trace's records, as `ecg eval vt` pools them (events: trace_events's)."""
+    events = trace_events(data, overrides) if events is None else events
     scored = [
-        ScoredRecord(name, rec["reference"], rec["rhythms"],
-                     rec["events"] if rec["inputs"] is None else rerun(rec["inputs"], overrides, name), rec["duration_s"])
+        ScoredRecord(name, rec["reference"], rec["rhythms"], events[name], rec["duration_s"])
         for name, rec in data["records"].items()
-    ]  # fmt: skip
+    ]
     scores, pooled = figures(scored)
     return {"trace_of": {k: data[k] for k in ("data", "cv_run", "variant", "model")}, **pooled,
             "records": [s.to_json() for s in scores]}  # fmt: skip
@@ -68,6 +75,7 @@ def score_trace(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str, An
 
 def run_cli(args: argparse.Namespace) -> int:
     from ecg_cli.main import UserFacingError
+    from scoring.false_alarm_strips import alarm_strips, plot_alarm_strips
     from scoring.vt_eval import format_summary
 
     try:
@@ -76,8 +84,12 @@ def run_cli(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UserFacingError(str(exc)) from exc
     out = []
+    strips = []
     for path, data in traces:
-        scored = score_trace(data, overrides)
+        events = trace_events(data, overrides)
+        scored = score_trace(data, overrides, events)
+        if args.false_alarm_strips:
+            strips += alarm_strips(data, events)
         print(
             f"{path} ({data['data']}, {len(data['records'])} records), settings {overrides or 'as recorded'}:"
         )
@@ -86,4 +98,7 @@ def run_cli(args: argparse.Namespace) -> int:
     if args.json:
         write_json(args.json, {"traces": out})
         print(f"wrote {args.json}", file=sys.stderr)
+    if args.false_alarm_strips:
+        drawn = plot_alarm_strips(strips, args.false_alarm_strips, ", ".join(str(p) for p, _ in traces))
+        print(f"wrote {args.false_alarm_strips}: {drawn} of {len(strips)} false VT alarms", file=sys.stderr)
     return 0

@@ -7,10 +7,12 @@ import gzip
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from ecg_cli.main import main
 from ecg_data.paths import data_root
+from ecg_data.reader import read_record
 from hardware_sim.detector_trace import rerun
 from hardware_sim.patch_replay import replay
 from scoring.vt_rules import parse_settings
@@ -113,3 +115,24 @@ def test_a_file_that_is_no_trace_is_refused_clearly(
     for path in (plain, foreign):
         assert main(["eval", "vt-rules", str(path)]) != 0
         assert "not an `ecg eval vt --trace` file" in capsys.readouterr().err
+
+
+def test_false_alarm_strips_show_each_false_alarm_from_its_record(traced, tmp_path: Path) -> None:
+    from scoring.false_alarm_strips import AFTER_S, BEFORE_S, alarm_strips
+    from scoring.vt_rules import load_trace, score_trace, trace_events
+
+    trace, _ = traced
+    data = load_trace(trace)
+    loose = {"vt_threshold": 0.001}  # nearly every window positive: an alarm outside the reference VT
+    events = trace_events(data, loose)
+    strips = alarm_strips(data, events)
+    assert len(strips) == score_trace(data, loose, events)["totals"]["false_alerts"] > 0
+    record = read_record(VFDB / RECORD)
+    for s in strips:
+        assert s.record == RECORD and s.start_s == max(0.0, s.alarm_s - BEFORE_S)
+        k = int(s.start_s * s.fs)
+        stop = min(int((s.alarm_s + AFTER_S) * s.fs), record.signal.shape[0])
+        np.testing.assert_array_equal(s.signal, record.signal[k:stop, 0])
+    png = tmp_path / "strips.png"
+    assert main(["eval", "vt-rules", str(trace), "--set", "vt_threshold=0.001", "--false-alarm-strips", str(png)]) == 0
+    assert png.stat().st_size > 20_000
