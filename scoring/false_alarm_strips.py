@@ -63,9 +63,7 @@ def alarm_strips(trace: dict, events_of: Mapping[str, Sequence[EpisodeEvent]]) -
 
 def plot_alarm_strips(strips: Sequence[AlarmStrip], path: str | Path, title: str = "") -> int:
     """The first MAX_STRIPS strips, one a row, on ECG-paper grid; returns how many were drawn."""
-    from matplotlib.ticker import FuncFormatter, MultipleLocator
-
-    from scoring.plots import _new_figure, clock
+    from scoring.plots import _new_figure, clock, ecg_paper_grid
 
     shown = list(strips[:MAX_STRIPS])
     if not shown:
@@ -81,11 +79,7 @@ def plot_alarm_strips(strips: Sequence[AlarmStrip], path: str | Path, title: str
             ax.axvline(s.onset_s, color="tab:orange", lw=1.2, ls="--")
         ax.axvline(s.alarm_s, color="tab:red", lw=1.5)
         ax.set_xlim(t[0], t[-1])
-        ax.xaxis.set_major_locator(MultipleLocator(1.0))
-        ax.xaxis.set_minor_locator(MultipleLocator(0.2))
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: clock(v, 0)))
-        ax.grid(which="both", axis="x", color="#f2b8b5", lw=0.5)
-        ax.grid(which="major", axis="y", color="#f2b8b5", lw=0.5)
+        ecg_paper_grid(ax)
         ax.set_ylabel("mV")
         ax.set_title(
             f"{s.record}: VT alarm at {clock(s.alarm_s)} (onset {clock(s.onset_s)}, confidence "

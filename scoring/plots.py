@@ -219,8 +219,18 @@ def plot_strips(strips: Sequence[Strip], path: str | Path, title: str = "") -> N
     fig.savefig(path, dpi=100)
 
 
-def _draw_strip(ax: Axes, strip: Strip) -> None:
+def ecg_paper_grid(ax: Axes) -> None:
+    """ECG-paper rhythm on a strip's time axis: a line every 0.2 s, labelled every second."""
     from matplotlib.ticker import FuncFormatter, MultipleLocator
+
+    ax.xaxis.set_major_locator(MultipleLocator(1.0))
+    ax.xaxis.set_minor_locator(MultipleLocator(0.2))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: clock(v, 0)))
+    ax.grid(which="both", axis="x", color="#f2b8b5", lw=0.5)
+    ax.grid(which="major", axis="y", color="#f2b8b5", lw=0.5)
+
+
+def _draw_strip(ax: Axes, strip: Strip) -> None:
     from matplotlib.transforms import blended_transform_factory
 
     t = strip.times
@@ -250,12 +260,7 @@ def _draw_strip(ax: Axes, strip: Strip) -> None:
     span = max(high - low, 0.5)
     ax.set_ylim(low - 0.08 * span, high + 0.3 * span)  # headroom for the beat symbols
     ax.set_xlim(t[0], t[-1])
-    # ECG-paper rhythm: a line every 0.2 s, labelled every second.
-    ax.xaxis.set_major_locator(MultipleLocator(1.0))
-    ax.xaxis.set_minor_locator(MultipleLocator(0.2))
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: clock(v, 0)))
-    ax.grid(which="both", axis="x", color="#f2b8b5", lw=0.5)
-    ax.grid(which="major", axis="y", color="#f2b8b5", lw=0.5)
+    ecg_paper_grid(ax)
     ax.set_ylabel(f"{strip.lead} (mV)")
     in_strip_fn, in_strip_fp = int(strip.missed.sum()), int(strip.extra.sum())
     ax.set_title(
