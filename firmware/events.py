@@ -13,7 +13,9 @@ patch an accumulated ms-since-boot counter keeps the times small ints for 12 day
 |                              | ignored). RR is measured here between consecutive beats     |
 |                              | (X skipped); rr_ms (the signal path's) only stands in for   |
 |                              | the first beat when it spans no suppressed time.            |
-| on_vt_score(t, p)            | SCNN output 0..1 for the 10-s window ending at t            |
+| on_vt_score(t, p, hf_pm=-1)  | SCNN output 0..1 for the 10-s window ending at t; hf_pm:    |
+|                              | that window's power share above about 2 Hz, per mille       |
+|                              | (firmware/window_input.py; -1: not known)                   |
 | on_rhythm(t, probs)          | rhythm model (N, A, O, ~) for the 10-s window ending at t   |
 | on_lead_off(t, off)          | the front end's lead-off status (truthy: off)               |
 | on_signal_quality(t, q,      | quality 0..1 (1 clean); a noise flag passes 0 (noisy) or 1; |
@@ -182,6 +184,9 @@ class EventConfig:
         self.vt_onset_back_ms = 6250  # onset = first positive window's end - this
         self.vt_end_back_ms = 3750  # end = last positive window's end - this
         self.vt_stale_ms = 10000  # no SCNN window for this long: it no longer holds VT open
+        # A window with less of its power above about 2 Hz than this (per mille) is not VT,
+        # whatever the SCNN says: slow baseline waves, not a ventricular rhythm.
+        self.vt_min_hf_pm = 0
         # A fast V run this long opens VT: an alarm for a run the SCNN missed, before the 30 s
         # that define sustained VT (the event's onset and end still give its length).
         self.vt_by_beats_ms = 15000
@@ -498,13 +503,13 @@ class EventDetector:
             else:
                 self._rate_rule(self.tachy, t, hr, hr > c.tachy_bpm, hr > c.tachy_bpm - hyst, c.tachy_min_ms)
 
-    def on_vt_score(self, t: int, p) -> None:
+    def on_vt_score(self, t: int, p, hf_pm: int = -1) -> None:
         self._advance(t, False)
         if self._bad or t < self._settle_until:
             return
         c = self.config
         pm = _pm(p)
-        pos = pm >= self._vt_thr
+        pos = pm >= self._vt_thr and not (0 <= hf_pm < c.vt_min_hf_pm)
         vt = self.vt
         self._vt_last_win = t
         self._vt_bits = ((self._vt_bits << 1) | (1 if pos else 0)) & self._vt_mask

@@ -371,7 +371,7 @@ class Patch:
             if kind == _BEAT:
                 det.on_beat(t, LABELS[line.pv], line.pw)
             elif kind == _VT:
-                det.on_vt_score(t, line.pv / 1000)
+                det.on_vt_score(t, line.pv / 1000, line.pw)
             elif kind == _RHYTHM:
                 f = self._rh_f
                 for i in range(RHYTHM_CLASSES):
@@ -406,7 +406,7 @@ class Patch:
         num = (m.output[0] - info[3]) * info[1] * 1000
         p = (num + (1 << (e - 1))) >> e if e > 0 else num << -e
         p = 0 if p < 0 else (1000 if p > 1000 else p)
-        self.line.put(t, _VT, p)
+        self.line.put(t, _VT, p, self.window.hf_pm)
         return p
 
     def _run_rhythm(self, t: int) -> None:

@@ -10,6 +10,12 @@ sits, and one int8 scale in mV could not resolve both fine fibrillation and tall
 Mean and variance are exact integers (N * sum x^2 - (sum x)^2, a long integer once per window),
 the standard deviation an integer square root with 16 extra bits.
 
+`fill_vt` also measures the window's share of power above about 2 Hz (`hf_pm`, per mille): the
+window high-passed at 2 Hz (HF_SOS), its power over the signal's variance. VT, flutter and fibrillation put most
+of their power at 2.5-10 Hz; slow baseline waves after a shock or an electrode's drift, which the
+SCNN can take for fibrillation once normalised, put almost none there (the event rules' floor,
+firmware/events.py vt_min_hf_pm).
+
 Quantizer (firmware/inference.py) does the exact rounding. The ring is allocated here, once.
 """
 
@@ -23,6 +29,17 @@ except ImportError:  # CPython
 FS = const(125)
 WINDOW = const(1250)  # 10 s
 CLIP = const(8)  # standard deviations
+# 4th-order Butterworth high-pass at 2 Hz (fs 125 Hz) as two biquads (b0, b1, b2, a1, a2; a0 = 1),
+# coefficients x 2^24: scipy.signal.butter(4, 2.0, "highpass", fs=125, output="sos"). Its power
+# gain: 0.4 % at 1 Hz, 9 % at 1.5 Hz, 50 % at 2 Hz, 86 % at 2.5 Hz.
+_HF_BITS = const(24)
+_HF_HALF = const(1 << 23)
+_HF_GUARD = const(8)
+HF_SOS = (
+    (14711167, -29422334, 14711167, -30552155, 13929979),
+    (16777216, -33554432, 16777216, -32150230, 15536164),
+)
+HF_SETTLE = const(125)  # 1 s: the filter's start from rest
 MIN_STD_NV = const(50000)  # 0.05 mV
 _SQRT_BITS = const(16)
 _CARRY = const(1 << 29)
@@ -52,6 +69,7 @@ class WindowInput:
         self.ring = zeros(samples)
         self.pos = 0
         self.count = 0  # samples pushed
+        self.hf_pm = 0  # the last VT window's power share above about 2 Hz, per mille
 
     def push(self, x: int) -> None:
         pos = self.pos
@@ -95,5 +113,48 @@ class WindowInput:
             if j == n:
                 j = 0
 
-    fill_vt = fill_normalised
+    def fill_vt(self, out, q) -> None:
+        """fill_normalised, and the window's share of power above about 2 Hz in hf_pm."""
+        self.fill_normalised(out, q)
+        self.hf_pm = self.high_frequency_pm()
+
     fill_rhythm = fill_normalised
+
+    def high_frequency_pm(self) -> int:
+        """1000 x the variance of the window high-passed at 2 Hz (HF_SOS) over its own, both over
+        the samples after the filter's first HF_SETTLE (integers; 0 for a flat window)."""
+        ring = self.ring
+        n = self.samples
+        j = self.pos  # the oldest sample
+        c = ring[j]
+        b0, b1, b2, a1, a2 = HF_SOS[0]
+        d0, d1, d2, e1, e2 = HF_SOS[1]
+        x1 = x2 = y1 = y2 = z1 = z2 = 0
+        hf = 0
+        hf_sum = 0
+        total = 0
+        total2 = 0
+        for i in range(n):
+            x = (ring[j] - c) << _HF_GUARD  # guard bits: the filter's rounding stays far below a code
+            j += 1
+            if j == n:
+                j = 0
+            y = (b0 * x + b1 * x1 + b2 * x2 - a1 * y1 - a2 * y2 + _HF_HALF) >> _HF_BITS
+            x2 = x1
+            x1 = x
+            z = (d0 * y + d1 * y1 + d2 * y2 - e1 * z1 - e2 * z2 + _HF_HALF) >> _HF_BITS
+            y2 = y1
+            y1 = y
+            z2 = z1
+            z1 = z
+            if i >= HF_SETTLE:
+                hf += z * z
+                hf_sum += z
+                total += x
+                total2 += x * x
+        count = n - HF_SETTLE
+        var = count * total2 - total * total  # count^2 x variance, in (codes x 2^_HF_GUARD)^2
+        if var <= 0:
+            return 0
+        # The rounding's small constant offset of the output is no high-frequency power: its mean goes.
+        return 1000 * (count * hf - hf_sum * hf_sum) // var

@@ -51,8 +51,8 @@ class Feed:
             self._add(t, "on_beat", label, 0)
         return self
 
-    def vt(self, t: int, p: float) -> Feed:
-        self._add(t, "on_vt_score", p)
+    def vt(self, t: int, p: float, hf_pm: int = -1) -> Feed:
+        self._add(t, "on_vt_score", p, hf_pm)
         return self
 
     def rhythm(self, t: int, probs: tuple) -> Feed:
@@ -250,6 +250,16 @@ def test_a_lone_positive_window_is_no_vt_but_2_of_3_is() -> None:
     assert (first["t_ms"], first["onset_ms"]) == (45000, 40000 - 6250)
     assert (last["t_ms"], last["end_ms"], last["flags"]) == (52500, 45000 - 3750, 0)
     assert last["confidence"] == 800 * 255 // 1000
+
+
+@pytest.mark.parametrize(("hf_pm", "vt"), [(-1, True), (149, False), (150, True)])
+def test_windows_without_power_above_2_hz_are_no_vt(hf_pm: int, vt: bool) -> None:
+    feed = Feed(vt_min_hf_pm=150)
+    feed.beats(every(0, 60000, 800))
+    for t in every(10000, 60001, 2500):
+        feed.vt(t, 0.9 if 30000 <= t <= 45000 else 0.1, hf_pm)
+    feed.run(60000)
+    assert bool(feed.of("VT")) is vt
 
 
 def test_a_fast_v_run_missed_by_the_scnn_opens_vt_after_15_s() -> None:

@@ -27,7 +27,7 @@ from firmware.beat_input import HISTORY, RR_FEATURES, BeatInput
 from firmware.inference import BeatClassifier, Model, Quantizer, read_model
 from firmware.resample import Resampler
 from firmware.signal_path import SignalPath
-from firmware.window_input import CLIP, WindowInput, isqrt
+from firmware.window_input import CLIP, HF_SETTLE, HF_SOS, WindowInput, isqrt
 from hardware_sim.ecg_source import EcgSource
 from hardware_sim.front_end import FrontEndConfig
 from hardware_sim.patch_qrs import lsb_nv
@@ -244,6 +244,7 @@ def test_window_inputs_are_the_references_bytes(window_models: dict[str, bytes])
     out = array("i", [0] * 4)
     at_125: list[int] = []
     fed: list[tuple[int, bytes, bytes]] = []
+    shares: list[tuple[int, int]] = []
 
     def consume(x: int) -> None:
         for i in range(resampler.push(x, out)):
@@ -256,6 +257,7 @@ def test_window_inputs_are_the_references_bytes(window_models: dict[str, bytes])
                 rhythm.invoke()
                 assert binding.interpreters[0].last_inputs[0] == bytes(vt.inputs[0])
                 fed.append((windows.count, bytes(vt.inputs[0]), bytes(rhythm.inputs[0])))
+                shares.append((windows.count, windows.hf_pm))
 
     path = SignalPath(250, lsb)
     path.on_model_sample = consume  # type: ignore[assignment]  # SignalPath's hook starts as None
@@ -272,3 +274,23 @@ def test_window_inputs_are_the_references_bytes(window_models: dict[str, bytes])
     # the reference's float32 mean and std against exact integers: a rare 1 LSB
     d = np.concatenate(diffs)
     assert d.max() <= 1 and d.mean() < 1e-3
+    # The VT window's power share above about 2 Hz: scipy's 4th-order Butterworth high-pass at 2 Hz
+    # on the same window, in floats.
+    import scipy.signal
+
+    sos = scipy.signal.butter(4, 2.0, "highpass", fs=125, output="sos")
+    codes_125 = np.asarray(at_125, dtype=np.float64)
+    for count, hf_pm in shares:
+        x = codes_125[count - 1250 : count]
+        z = scipy.signal.sosfilt(sos, x - x[0])
+        expected = 1000 * z[HF_SETTLE:].var() / x[HF_SETTLE:].var()
+        assert abs(hf_pm - expected) <= 1, (hf_pm, expected)
+    assert all(hf_pm > 500 for _, hf_pm in shares)  # record 203: QRS complexes and noise, most power above 2 Hz
+
+
+def test_high_pass_coefficients_are_scipys_butterworth_at_2_hz() -> None:
+    import scipy.signal
+
+    sos = scipy.signal.butter(4, 2.0, "highpass", fs=125, output="sos")
+    expected = np.round(np.c_[sos[:, :3], sos[:, 4:]] * 2**24).astype(int)
+    np.testing.assert_array_equal(np.array(HF_SOS), expected)

@@ -94,6 +94,7 @@ def consume(x):
             spent[2] += ticks() - t1
             window_out.write(vt_buf)
             window_out.write(rhythm_buf)
+            window_out.write(array("i", [windows.hf_pm]))
 
 path.on_model_sample = consume
 for c in codes:
