@@ -61,9 +61,8 @@ def trace_events(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str, l
             for name, rec in data["records"].items()}  # fmt: skip
 
 
-def score_trace(data: dict[str, Any], overrides: dict[str, Any], events: dict[str, list[Any]] | None = None) -> dict[str, Any]:
-    """Pooled figures of one trace's records, as `ecg eval vt` pools them (events: trace_events's)."""
-    events = trace_events(data, overrides) if events is None else events
+def score_trace(data: dict[str, Any], events: dict[str, list[Any]]) -> dict[str, Any]:
+    """Pooled figures of one trace's records with `events` (trace_events's), as `ecg eval vt` pools them."""
     scored = [
         ScoredRecord(name, rec["reference"], rec["rhythms"], events[name], rec["duration_s"])
         for name, rec in data["records"].items()
@@ -87,7 +86,7 @@ def run_cli(args: argparse.Namespace) -> int:
     strips = []
     for path, data in traces:
         events = trace_events(data, overrides)
-        scored = score_trace(data, overrides, events)
+        scored = score_trace(data, events)
         if args.false_alarm_strips:
             strips += alarm_strips(data, events)
         print(
