@@ -292,6 +292,29 @@ def test_a_long_fit_resumes_from_its_last_finished_epoch(fit: Callable[[Path], t
     assert ended == [0, 0, 1, 2]
 
 
+def test_a_kept_rhythm_network_loads_in_a_fresh_process(tmp_path: Path) -> None:
+    """A resumed run loads a finished ResNet before anything has built one: its custom layers must
+    be registered by then."""
+    import subprocess
+    import sys
+
+    from model_compression.models.resnet import STUDENT, build_resnet
+
+    build_resnet(1250, 4, STUDENT).save(tmp_path / "model.keras")
+    code = ("import numpy as np\n"
+            "from pathlib import Path\n"
+            "from model_compression.datasets.rhythm_records import RhythmRecords\n"
+            "from model_compression.training import rhythm\n"
+            "records = RhythmRecords(signal=np.zeros(1400, np.float32), start=np.zeros(1, np.int64),\n"
+            "    length=np.full(1, 1400, np.int64), label=np.zeros(1, np.int64), name=np.array(['A0']))\n"
+            f"model = rhythm.train('student', records, np.arange(1), rhythm.RhythmTrainConfig(), Path({str(tmp_path)!r}),\n"
+            "    seed=0, resume=True)\n"
+            "print(model.output_shape)\n")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "trained before, kept" in done.stderr and "(None, 4)" in done.stdout
+
+
 def test_slow_down_stretches_a_share_of_windows_into_a_slower_rhythm() -> None:
     from model_compression.training.vt import config_from, slow_down
 

@@ -152,6 +152,8 @@ def train(role: str, records: RhythmRecords, index: np.ndarray, config: RhythmTr
     """One network in `folder`; with `resume`, kept or continued from its last finished epoch."""
     import keras
 
+    import model_compression.models.resnet  # noqa: F401  (registers its layers: a kept network loads)
+
     epochs = config.teacher_epochs if role == "teacher" else config.student_epochs
 
     def dataset() -> Any:
