@@ -93,6 +93,11 @@ def register(groups: Any) -> None:
     )  # fmt: skip
     rules.add_argument("--json", help="write the figures here, one object per trace")
     rules.add_argument(
+        "--hf-floor-by-fold", action="store_true",
+        help="vt_min_hf_pm per record: the lowest power share above 2 Hz of the VT windows of the "
+        "other folds' records (traces of one --cv-run; scoring/vt_hf_floor.py)",
+    )  # fmt: skip
+    rules.add_argument(
         "--false-alarm-strips", metavar="OUT.png",
         help="plot the ECG under each false VT alarm (read from the traces' data folders)",
     )  # fmt: skip

@@ -9,6 +9,7 @@ import argparse
 import gzip
 import pickle
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -52,12 +53,16 @@ def load_trace(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def trace_events(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str, list[Any]]:
-    """Record name -> its events under the rules with `overrides` (the recorded events where a
-    record's inputs were not kept: the rules' settings could not change them)."""
+def trace_events(data: dict[str, Any], overrides: dict[str, Any],
+                 per_record: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, list[Any]]:  # fmt: skip
+    """Record name -> its events under the rules with `overrides`, and a record's own settings in
+    `per_record` on top (the recorded events where a record's inputs were not kept: the rules'
+    settings could not change them)."""
     from hardware_sim.detector_trace import rerun
 
-    return {name: rec["events"] if rec["inputs"] is None else rerun(rec["inputs"], overrides, name)
+    own = per_record or {}
+    return {name: rec["events"] if rec["inputs"] is None
+            else rerun(rec["inputs"], {**overrides, **own.get(name, {})}, name)
             for name, rec in data["records"].items()}  # fmt: skip
 
 
@@ -72,28 +77,44 @@ def score_trace(data: dict[str, Any], events: dict[str, list[Any]]) -> dict[str,
             "records": [s.to_json() for s in scores]}  # fmt: skip
 
 
+def hf_floors(overrides: Mapping[str, Any], traces: list[dict[str, Any]]) -> tuple[dict[str, int], dict[str, str]]:
+    """scoring.vt_hf_floor.fold_floors at the SCNN threshold the rules run with."""
+    from firmware.events import EventConfig
+    from scoring.vt_hf_floor import fold_floors
+
+    if "vt_min_hf_pm" in overrides:
+        raise ValueError("--hf-floor-by-fold chooses vt_min_hf_pm: do not --set it too")
+    threshold = overrides.get("vt_threshold", EventConfig().vt_threshold)
+    return fold_floors(traces, threshold)
+
+
 def run_cli(args: argparse.Namespace) -> int:
     from ecg_cli.main import UserFacingError
     from scoring.false_alarm_strips import alarm_strips, plot_alarm_strips
     from scoring.vt_eval import format_summary
+    from scoring.vt_hf_floor import record_floors
 
     try:
         overrides = parse_settings(args.set)
         traces = [(path, load_trace(path)) for path in args.traces]
+        floors = hf_floors(overrides, [data for _, data in traces]) if args.hf_floor_by_fold else None
     except ValueError as exc:
         raise UserFacingError(str(exc)) from exc
     out = []
     strips = []
     for path, data in traces:
-        events = trace_events(data, overrides)
+        own = None
+        if floors is not None:
+            own = {name: {"vt_min_hf_pm": floor} for name, floor in record_floors(data, *floors).items()}
+        events = trace_events(data, overrides, own)
         scored = score_trace(data, events)
         if args.false_alarm_strips:
             strips += alarm_strips(data, events)
-        print(
-            f"{path} ({data['data']}, {len(data['records'])} records), settings {overrides or 'as recorded'}:"
-        )
+        shown = {**overrides, **({"vt_min_hf_pm": f"by fold {floors[0]}"} if floors else {})}
+        print(f"{path} ({data['data']}, {len(data['records'])} records), settings {shown or 'as recorded'}:")
         print(format_summary(scored))
-        out.append({"trace": str(path), "settings": overrides, **scored})
+        settings = {**overrides, **({"vt_min_hf_pm_by_fold": floors[0]} if floors else {})}
+        out.append({"trace": str(path), "settings": settings, **scored})
     if args.json:
         write_json(args.json, {"traces": out})
         print(f"wrote {args.json}", file=sys.stderr)

@@ -136,3 +136,71 @@ def test_false_alarm_strips_show_each_false_alarm_from_its_record(traced, tmp_pa
     png = tmp_path / "strips.png"
     assert main(["eval", "vt-rules", str(trace), "--set", "vt_threshold=0.001", "--false-alarm-strips", str(png)]) == 0
     assert png.stat().st_size > 20_000
+
+
+def _score(end_ms: int, p: float, hf_pm: int) -> tuple:
+    return (1, end_ms + 1000, (end_ms, p, hf_pm))  # an on_vt_score call as detector_trace records it
+
+
+def _fake_run(folder: Path, folds: dict[str, list[str]]) -> Path:
+    from model_compression.training.vt import EXPORT_NAME
+
+    for fold, records in folds.items():
+        (folder / "cv" / fold).mkdir(parents=True)
+        (folder / "cv" / fold / "result.json").write_text(json.dumps({"val_records": records}))
+        (folder / "cv" / fold / f"{EXPORT_NAME}_hard_negatives.tflite").write_bytes(b"")
+    return folder
+
+
+def test_a_folds_floor_is_the_lowest_share_of_the_other_folds_vt_windows(tmp_path: Path) -> None:
+    from scoring.vt_hf_floor import fold_floors, record_floors, vt_window_shares
+
+    run = _fake_run(tmp_path, {"fold0": ["vfdb/A"], "fold1": ["vfdb/B"], "fold2": ["vfdb/C"]})
+    inside = [(0.0, 30.0)]
+    trace = {"data": "somewhere/vfdb", "cv_run": str(run), "variant": "hard_negatives", "records": {
+        "A": {"reference": inside, "inputs": [_score(10_000, 0.9, 300), _score(12_500, 0.9, 250),
+                                              _score(15_000, 0.2, 40),  # negative: not counted
+                                              _score(40_000, 0.9, 20)]},  # outside VT
+        "B": {"reference": inside, "inputs": [_score(20_000, 0.5, 180), _score(22_500, 0.95, -1)]},  # -1: no share
+        "C": {"reference": [], "inputs": [_score(10_000, 0.99, 5)]},  # no VT: a false alarm's window
+    }}  # fmt: skip
+    assert vt_window_shares(trace, 0.5) == {"vfdb/A": [300, 250], "vfdb/B": [180], "vfdb/C": []}
+    floors, fold_of = fold_floors([trace], 0.5)
+    assert floors == {"fold0": 180, "fold1": 250, "fold2": 180}
+    assert record_floors(trace, floors, fold_of) == {"A": 180, "B": 250, "C": 180}
+    with pytest.raises(ValueError, match="fold0: no VT window"):
+        fold_floors([trace], 0.6)  # B's window is below that threshold: nothing to set fold0's floor from
+    with pytest.raises(ValueError, match="one cross-validated run"):
+        fold_floors([{**trace, "cv_run": None}], 0.5)
+
+
+def test_vt_rules_applies_each_records_fold_floor(traced, tmp_path: Path) -> None:
+    from scoring.vt_eval import TRACE_FORMAT
+    from scoring.vt_rules import load_trace, score_trace, trace_events
+
+    trace, _ = traced
+    data = load_trace(trace)
+    # A second record in another fold whose only VT window has all its power above 2 Hz: record
+    # 420's floor is then 1000, which none of its windows reaches.
+    other = {"reference": [(0.0, 30.0)], "rhythms": [], "duration_s": 60.0, "events": [],
+             "inputs": [_score(10_000, 0.9, 1000)]}  # fmt: skip
+    run = _fake_run(tmp_path / "run", {"fold0": [f"vfdb/{RECORD}"], "fold1": ["vfdb/other"]})
+    data = {**data, "format": TRACE_FORMAT, "cv_run": str(run), "variant": "hard_negatives",
+            "records": {**data["records"], "other": other}}  # fmt: skip
+    folded = tmp_path / "folded.pkl.gz"
+    with gzip.open(folded, "wb") as fh:
+        import pickle
+
+        pickle.dump(data, fh)
+    out = tmp_path / "rules.json"
+    assert main(["eval", "vt-rules", str(folded), "--hf-floor-by-fold", "--json", str(out)]) == 0
+    (scored,) = json.loads(out.read_text())["traces"]
+    floors = scored["settings"]["vt_min_hf_pm_by_fold"]
+    assert floors["fold0"] == 1000 and 0 < floors["fold1"] < 1000
+    expected = score_trace(data, trace_events(data, {}, {RECORD: {"vt_min_hf_pm": 1000},
+                                                         "other": {"vt_min_hf_pm": floors["fold1"]}}))  # fmt: skip
+    for key in FIGURES:
+        assert scored[key] == expected[key], key
+    assert scored["totals"]["detected"] < score_trace(data, trace_events(data, {}))["totals"]["detected"]
+    assert main(["eval", "vt-rules", str(folded), "--hf-floor-by-fold", "--set", "vt_min_hf_pm=5"]) != 0
+    assert main(["eval", "vt-rules", str(trace), "--hf-floor-by-fold"]) != 0  # not a --cv-run trace
