@@ -36,7 +36,8 @@ def vt_window_shares(data: Mapping[str, Any], threshold: float) -> dict[str, lis
 
 def fold_floors(traces: Sequence[Mapping[str, Any]], threshold: float) -> tuple[dict[str, int], dict[str, str]]:
     """(fold -> its floor, record -> the fold that held it out) for traces of one `--cv-run`: a fold's
-    floor is the lowest share among the other folds' VT windows (`vt_window_shares`)."""
+    floor is the lowest share among the other folds' VT windows (`vt_window_shares`); under
+    EVERY_RECORD, the lowest of all, for models trained on every record."""
     from scoring.vt_eval import vt_fold_models
 
     runs = {(t.get("cv_run"), t.get("variant")) for t in traces}
@@ -47,14 +48,20 @@ def fold_floors(traces: Sequence[Mapping[str, Any]], threshold: float) -> tuple[
     shares: dict[str, list[int]] = {}
     for data in traces:
         shares.update(vt_window_shares(data, threshold))
-    floors = {}
-    for fold in sorted(set(fold_of.values())):
-        training = [s for record, found in shares.items() if fold_of.get(record) != fold for s in found]
-        if not training:
-            raise ValueError(f"{fold}: no VT window with its power share in the other folds' traces "
-                             "(trace the VT records, vfdb and mitdb, with a patch that computes hf_pm)")  # fmt: skip
-        floors[fold] = min(training)
+    floors = {fold: _lowest(shares, fold_of, fold) for fold in sorted(set(fold_of.values()))}
+    floors[EVERY_RECORD] = _lowest(shares, fold_of, None)
     return floors, fold_of
+
+
+EVERY_RECORD = "all"  # fold_floors' key for the floor of every record's VT windows: the shipped rules'
+
+
+def _lowest(shares: Mapping[str, list[int]], fold_of: Mapping[str, str], fold: str | None) -> int:
+    training = [s for record, found in shares.items() if fold is None or fold_of.get(record) != fold for s in found]
+    if not training:
+        raise ValueError(f"{fold or EVERY_RECORD}: no VT window with its power share in the other folds' traces "
+                         "(trace the VT records, vfdb and mitdb, with a patch that computes hf_pm)")  # fmt: skip
+    return min(training)
 
 
 def record_floors(data: Mapping[str, Any], floors: Mapping[str, int], fold_of: Mapping[str, str]) -> dict[str, int]:

@@ -166,7 +166,7 @@ def test_a_folds_floor_is_the_lowest_share_of_the_other_folds_vt_windows(tmp_pat
     }}  # fmt: skip
     assert vt_window_shares(trace, 0.5) == {"vfdb/A": [300, 250], "vfdb/B": [180], "vfdb/C": []}
     floors, fold_of = fold_floors([trace], 0.5)
-    assert floors == {"fold0": 180, "fold1": 250, "fold2": 180}
+    assert floors == {"fold0": 180, "fold1": 250, "fold2": 180, "all": 180}
     assert record_floors(trace, floors, fold_of) == {"A": 180, "B": 250, "C": 180}
     with pytest.raises(ValueError, match="fold0: no VT window"):
         fold_floors([trace], 0.6)  # B's window is below that threshold: nothing to set fold0's floor from
@@ -196,7 +196,7 @@ def test_vt_rules_applies_each_records_fold_floor(traced, tmp_path: Path) -> Non
     assert main(["eval", "vt-rules", str(folded), "--hf-floor-by-fold", "--json", str(out)]) == 0
     (scored,) = json.loads(out.read_text())["traces"]
     floors = scored["settings"]["vt_min_hf_pm_by_fold"]
-    assert floors["fold0"] == 1000 and 0 < floors["fold1"] < 1000
+    assert floors["fold0"] == 1000 and 0 < floors["fold1"] == floors["all"] < 1000
     expected = score_trace(data, trace_events(data, {}, {RECORD: {"vt_min_hf_pm": 1000},
                                                          "other": {"vt_min_hf_pm": floors["fold1"]}}))  # fmt: skip
     for key in FIGURES:
