@@ -185,8 +185,9 @@ class EventConfig:
         self.vt_end_back_ms = 3750  # end = last positive window's end - this
         self.vt_stale_ms = 10000  # no SCNN window for this long: it no longer holds VT open
         # A window with less of its power above about 2 Hz than this (per mille) is not VT,
-        # whatever the SCNN says: slow baseline waves, not a ventricular rhythm.
-        self.vt_min_hf_pm = 0
+        # whatever the SCNN says: slow baseline waves, not a ventricular rhythm. The lowest share
+        # of any positive window inside the VT of vfdb and mitdb (scoring/vt_hf_floor.py).
+        self.vt_min_hf_pm = 144
         # A fast V run this long opens VT: an alarm for a run the SCNN missed, before the 30 s
         # that define sustained VT (the event's onset and end still give its length).
         self.vt_by_beats_ms = 15000

@@ -123,7 +123,8 @@ def test_false_alarm_strips_show_each_false_alarm_from_its_record(traced, tmp_pa
 
     trace, _ = traced
     data = load_trace(trace)
-    loose = {"vt_threshold": 0.001}  # nearly every window positive: an alarm outside the reference VT
+    # Nearly every window positive, slow ones too: an alarm outside the reference VT.
+    loose = {"vt_threshold": 0.001, "vt_min_hf_pm": 0}
     events = trace_events(data, loose)
     strips = alarm_strips(data, events)
     assert len(strips) == score_trace(data, events)["totals"]["false_alerts"] > 0
@@ -134,7 +135,7 @@ def test_false_alarm_strips_show_each_false_alarm_from_its_record(traced, tmp_pa
         stop = min(int((s.alarm_s + AFTER_S) * s.fs), record.signal.shape[0])
         np.testing.assert_array_equal(s.signal, record.signal[k:stop, 0])
     png = tmp_path / "strips.png"
-    assert main(["eval", "vt-rules", str(trace), "--set", "vt_threshold=0.001", "--false-alarm-strips", str(png)]) == 0
+    assert main(["eval", "vt-rules", str(trace), "--set", "vt_threshold=0.001", "--set", "vt_min_hf_pm=0", "--false-alarm-strips", str(png)]) == 0
     assert png.stat().st_size > 20_000
 
 
