@@ -30,14 +30,15 @@ FS = const(125)
 WINDOW = const(1250)  # 10 s
 CLIP = const(8)  # standard deviations
 # 4th-order Butterworth high-pass at 2 Hz (fs 125 Hz) as two biquads (b0, b1, b2, a1, a2; a0 = 1),
-# coefficients x 2^24: scipy.signal.butter(4, 2.0, "highpass", fs=125, output="sos"). Its power
-# gain: 0.4 % at 1 Hz, 9 % at 1.5 Hz, 50 % at 2 Hz, 86 % at 2.5 Hz.
-_HF_BITS = const(24)
-_HF_HALF = const(1 << 23)
-_HF_GUARD = const(8)
+# coefficients x 2^13: scipy.signal.butter(4, 2.0, "highpass", fs=125, output="sos"). Its power
+# gain: 0.4 % at 1 Hz, 9 % at 1.5 Hz, 50 % at 2 Hz, 86 % at 2.5 Hz. With inputs of at most
+# _HF_PEAK_BITS bits the largest sum of products is below 2^29.
+_HF_BITS = const(13)
+_HF_HALF = const(1 << 12)
+_HF_PEAK_BITS = const(11)
 HF_SOS = (
-    (14711167, -29422334, 14711167, -30552155, 13929979),
-    (16777216, -33554432, 16777216, -32150230, 15536164),
+    (7183, -14366, 7183, -14918, 6802),
+    (8192, -16384, 8192, -15698, 7586),
 )
 HF_SETTLE = const(125)  # 1 s: the filter's start from rest
 MIN_STD_NV = const(50000)  # 0.05 mV
@@ -122,27 +123,54 @@ class WindowInput:
 
     def high_frequency_pm(self) -> int:
         """1000 x the variance of the window high-passed at 2 Hz (HF_SOS) over its own, both over
-        the samples after the filter's first HF_SETTLE (integers; 0 for a flat window)."""
+        the samples after the filter's first HF_SETTLE (integers; 0 for a flat window).
+
+        Every product and sum stays a small integer (below 2^30, MicroPython's limit before it
+        allocates a long integer): the window, less its oldest sample, is scaled so that its
+        largest excursion has _HF_PEAK_BITS bits, which bounds the filter's outputs (its gain on
+        any input is below 3) and so its products with the 13-bit coefficients; the power sums
+        spill into a long integer only every _CARRY."""
         ring = self.ring
         n = self.samples
         j = self.pos  # the oldest sample
         c = ring[j]
+        peak = 0
+        for i in range(n):
+            d = ring[i] - c
+            if d < 0:
+                d = -d
+            if d > peak:
+                peak = d
+        if peak == 0:
+            return 0
+        bits = 0
+        while peak >> bits:
+            bits += 1
+        up = _HF_PEAK_BITS - bits  # shift that gives the largest excursion _HF_PEAK_BITS bits
         b0, b1, b2, a1, a2 = HF_SOS[0]
         d0, d1, d2, e1, e2 = HF_SOS[1]
         x1 = x2 = y1 = y2 = z1 = z2 = 0
-        hf = 0
-        hf_sum = 0
-        total = 0
-        total2 = 0
+        r1 = r2 = s1 = s2 = 0  # the last two rounding remainders of each section
+        hf = hf_big = hf_sum = 0
+        total = total2 = total_big = 0
         for i in range(n):
-            x = (ring[j] - c) << _HF_GUARD  # guard bits: the filter's rounding stays far below a code
+            x = ring[j] - c
+            x = x << up if up >= 0 else x >> -up
             j += 1
             if j == n:
                 j = 0
-            y = (b0 * x + b1 * x1 + b2 * x2 - a1 * y1 - a2 * y2 + _HF_HALF) >> _HF_BITS
+            # Error feedback (1 - 1/z)^2: each section's rounding error would otherwise come out
+            # amplified by its poles near DC, as low-frequency power far above the signal's LSB.
+            acc = b0 * x + b1 * x1 + b2 * x2 - a1 * y1 - a2 * y2 + 2 * r1 - r2
+            y = (acc + _HF_HALF) >> _HF_BITS
+            r2 = r1
+            r1 = acc - (y << _HF_BITS)
             x2 = x1
             x1 = x
-            z = (d0 * y + d1 * y1 + d2 * y2 - e1 * z1 - e2 * z2 + _HF_HALF) >> _HF_BITS
+            acc = d0 * y + d1 * y1 + d2 * y2 - e1 * z1 - e2 * z2 + 2 * s1 - s2
+            z = (acc + _HF_HALF) >> _HF_BITS
+            s2 = s1
+            s1 = acc - (z << _HF_BITS)
             y2 = y1
             y1 = y
             z2 = z1
@@ -152,9 +180,15 @@ class WindowInput:
                 hf_sum += z
                 total += x
                 total2 += x * x
+                if hf > _CARRY:
+                    hf_big += hf
+                    hf = 0
+                if total2 > _CARRY:
+                    total_big += total2
+                    total2 = 0
         count = n - HF_SETTLE
-        var = count * total2 - total * total  # count^2 x variance, in (codes x 2^_HF_GUARD)^2
+        var = count * (total_big + total2) - total * total  # count^2 x variance, in scaled codes^2
         if var <= 0:
             return 0
         # The rounding's small constant offset of the output is no high-frequency power: its mean goes.
-        return 1000 * (count * hf - hf_sum * hf_sum) // var
+        return 1000 * (count * (hf_big + hf) - hf_sum * hf_sum) // var

@@ -157,3 +157,34 @@ def test_input_builders_give_the_same_bytes_on_micropython(tmp_path) -> None:
     }
     print(json.dumps(report))
     assert beat_heap < 40_000 and window_heap < 8_000
+
+
+def test_the_power_share_allocates_no_long_integers_on_micropython() -> None:
+    """On the MCU a long integer is a heap object: a filter whose products outgrew small integers
+    would allocate on every sample of every SCNN window (with 24-bit coefficients and 8 guard bits,
+    about 0.8 MB a window). Large and small windows alike allocate a few hundred bytes at most."""
+    try:
+        check_vm_installed()
+    except MicroPythonVmUnavailable as exc:
+        pytest.skip(str(exc))
+    script = """
+import gc
+from firmware.window_input import WindowInput
+for amplitude in (3, 2000, 300000):
+    w = WindowInput(1000)
+    for i in range(1250):
+        # a 1.25-Hz sawtooth with a spike every second: slow and fast power both
+        w.push(amplitude * (i % 100) // 100 + (amplitude * 4 if i % 125 == 0 else 0))
+    gc.collect()
+    gc.disable()
+    before = gc.mem_alloc()
+    share = w.high_frequency_pm()
+    spent = gc.mem_alloc() - before
+    gc.enable()
+    print("RESULT", amplitude, share, spent)
+"""
+    result = run_micropython(script, modules=firmware_modules(), timeout_s=120)
+    lines = [ln.split() for ln in result.stdout.splitlines() if ln.startswith("RESULT")]
+    assert len(lines) == 3
+    for _, amplitude, share, spent in lines:
+        assert 0 < int(share) < 1000 and int(spent) < 1024, (amplitude, share, spent)
