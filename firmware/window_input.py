@@ -11,7 +11,8 @@ Mean and variance are exact integers (N * sum x^2 - (sum x)^2, a long integer on
 the standard deviation an integer square root with 16 extra bits.
 
 `fill_vt` also measures the window's share of power above about 2 Hz (`hf_pm`, per mille): the
-window high-passed at 2 Hz (HF_SOS), its power over the signal's variance. VT, flutter and
+window high-passed at 2 Hz (HF_SOS), its power over the signal's variance, in small integers only
+(a long integer per sample would be a heap allocation per sample on the MCU). VT, flutter and
 fibrillation put most of their power at 2.5-10 Hz; slow baseline waves after a shock or an electrode's drift, which the
 SCNN can take for fibrillation once normalised, put almost none there (the event rules' floor,
 firmware/events.py vt_min_hf_pm).
