@@ -14,18 +14,21 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-SCORE_CALL = 1  # hardware_sim.detector_trace.INPUTS.index("on_vt_score")
+EVERY_RECORD = "all"  # fold_floors' key for the floor of every record's VT windows: the shipped rules'
 
 
 def vt_window_shares(data: Mapping[str, Any], threshold: float) -> dict[str, list[int]]:
     """Record ("vfdb/418") -> the hf_pm of its SCNN windows that scored at least `threshold` and end
     inside a reference VT episode (records traced without inputs, or before hf_pm existed, give none)."""
+    from hardware_sim.detector_trace import INPUTS
+
+    score_call = INPUTS.index("on_vt_score")
     database = Path(data["data"]).name
     out: dict[str, list[int]] = {}
     for name, rec in data["records"].items():
         shares: list[int] = []
         for kind, _, args in rec["inputs"] or ():
-            if kind != SCORE_CALL or len(args) < 3 or args[2] < 0 or args[1] < threshold:
+            if kind != score_call or len(args) < 3 or args[2] < 0 or args[1] < threshold:
                 continue
             end_s = args[0] / 1000
             if any(onset <= end_s <= end for onset, end in rec["reference"]):
@@ -51,9 +54,6 @@ def fold_floors(traces: Sequence[Mapping[str, Any]], threshold: float) -> tuple[
     floors = {fold: _lowest(shares, fold_of, fold) for fold in sorted(set(fold_of.values()))}
     floors[EVERY_RECORD] = _lowest(shares, fold_of, None)
     return floors, fold_of
-
-
-EVERY_RECORD = "all"  # fold_floors' key for the floor of every record's VT windows: the shipped rules'
 
 
 def _lowest(shares: Mapping[str, list[int]], fold_of: Mapping[str, str], fold: str | None) -> int:

@@ -278,8 +278,8 @@ def test_window_inputs_are_the_references_bytes(window_models: dict[str, bytes])
     # coefficients on the same window, in floats.
     codes_125 = np.asarray(at_125, dtype=np.float64)
     for count, hf_pm in shares:
-        expected = _float_share(codes_125[count - 1250 : count])
-        assert abs(hf_pm - expected) <= 1.5, (hf_pm, expected)  # the floor of a ratio, and rounding
+        share = _float_share(codes_125[count - 1250 : count])
+        assert abs(hf_pm - share) <= 1.5, (hf_pm, share)  # the floor of a ratio, and rounding
     assert all(hf_pm > 500 for _, hf_pm in shares)  # record 203: QRS complexes and noise, most power above 2 Hz
 
 
