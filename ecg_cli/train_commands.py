@@ -46,7 +46,7 @@ def register(groups: Any) -> None:
 
     rhythm = commands.add_parser("rhythm", help="ResNet teacher and distilled patch student on CinC 2017, 5-fold")
     _common(rhythm, folds=5)
-    rhythm.add_argument("--teacher-epochs", type=int, help="epochs of each teacher (default 16)")
+    rhythm.add_argument("--teacher-epochs", type=int, help="epochs of each teacher (default 8)")
     rhythm.add_argument("--student-epochs", type=int, help="epochs of each student (default 30)")
     rhythm.add_argument("--no-teacher", action="store_true", help="train the student from the labels alone")
     rhythm.add_argument("--max-records", type=int, help="use only the first N records (quick runs)")

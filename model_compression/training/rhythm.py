@@ -5,10 +5,14 @@ training folds only, then the student learns from the labels and from that teach
 outputs (knowledge distillation), so no teacher has seen the fold its student is scored on. Both
 are scored on whole records with the patch's windowing and aggregation; the student also as int8
 in the TFLM interpreter. Every training keeps a backup each epoch and `--resume` continues it.
+A fold's teacher is kept as its logits on a grid of windows of the training records
+(`teacher_logits.py`), not as weights: the student distils from those, in the same sitting or a later
+one.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections.abc import Callable
@@ -40,6 +44,7 @@ from model_compression.training.folds import kept_result
 from model_compression.training.noise_bank import add_noise, noise_bank
 from model_compression.training.resumable_fit import FitFiles, resumable_fit
 from model_compression.training.run_folder import RunFolder, read_history, seed_everything
+from model_compression.training.teacher_logits import TeacherLogits, crop_at, grid_logits
 
 EXPORT_NAME = "rhythm_resnet"
 ROLES = ("teacher", "student")
@@ -49,14 +54,18 @@ ROLES = ("teacher", "student")
 class RhythmTrainConfig:
     fs: int = 125
     folds: int = 5
-    teacher_epochs: int = 16
+    # The teacher's fold (10.5 M weights, about 2 s a batch of 32 on this 2-core CPU) is sized to
+    # finish within one sitting: 8 epochs of one crop per record, about an hour.
+    teacher_epochs: int = 8
+    teacher_crops_per_record: int = 1
     student_epochs: int = 30
-    crops_per_record: int = 2  # random 10-s crops of each training record per epoch
+    crops_per_record: int = 2  # random 10-s crops of each training record per epoch (student)
     batch_size: int = 32
     learning_rate: float = 1e-3
     class_weight_power: float = 0.5
     distill_alpha: float = 0.5  # weight of the labels; the rest goes to the teacher
     distill_temperature: float = 3.0
+    distill_hop_s: float = 1.0  # the grid of windows the teacher's logits are kept on
     noise_probability: float = 0.3
     snr_db: tuple[float, float] = (6.0, 30.0)
     representative: int = 400
@@ -73,12 +82,18 @@ def window_samples(config: RhythmTrainConfig) -> int:
 
 
 class CropBatches:
-    """Random 10-s crops of the training records, class-weighted, with real noise; with teacher
-    logits per crop when a teacher is given (computed on the clean crop)."""
+    """Random 10-s crops of the training records, class-weighted, with real noise. With a teacher's
+    grid logits, each crop is one of the grid's windows and carries the teacher's logits for it (the
+    teacher saw the clean crop)."""
 
     def __init__(self, records: RhythmRecords, index: np.ndarray, config: RhythmTrainConfig, seed: int,
-                 teacher: Any | None = None) -> None:  # fmt: skip
-        self.records, self.index, self.config, self.teacher = records, index, config, teacher
+                 soft: TeacherLogits | None = None, crops_per_record: int | None = None) -> None:  # fmt: skip
+        self.records, self.index, self.config, self.soft = records, index, config, soft
+        self.crops_per_record = config.crops_per_record if crops_per_record is None else crops_per_record
+        if soft is not None:
+            missing = [int(i) for i in index if not len(soft.windows_of(int(i)))]
+            if missing:
+                raise ValueError(f"teacher logits lack {len(missing)} training records (first: {missing[0]})")
         self.rng = np.random.default_rng(seed)
         self.bank = noise_bank(config.fs)
         counts = np.bincount(records.label[index], minlength=len(RHYTHM_CLASSES)).astype(np.float64)
@@ -91,28 +106,30 @@ class CropBatches:
         self.order = self._draw()
 
     def _draw(self) -> np.ndarray:
-        return self.rng.permutation(np.repeat(self.index, self.config.crops_per_record))
+        return self.rng.permutation(np.repeat(self.index, self.crops_per_record))
 
-    def crop(self, i: int) -> np.ndarray:
+    def crop(self, i: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """A crop of record i and, with a teacher, its logits."""
         n = window_samples(self.config)
         signal = self.records.record(int(i))
+        if self.soft is not None:
+            row = int(self.rng.choice(self.soft.windows_of(int(i))))
+            return crop_at(signal, int(self.soft.start[row]), n), self.soft.logits[row]
         if len(signal) <= n:
-            return cut_windows(signal, n, n)[0]
+            return crop_at(signal, 0, n), None
         start = int(self.rng.integers(len(signal) - n + 1))
-        return signal[start : start + n]
+        return signal[start : start + n], None
 
     def batch(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         rows = self.order[i * self.config.batch_size : (i + 1) * self.config.batch_size]
-        clean = np.stack([self.crop(r) for r in rows])[:, :, None]
+        crops = [self.crop(r) for r in rows]
+        clean = np.stack([c for c, _ in crops])[:, :, None]
         noisy = add_noise(clean, self.rng, self.bank, signal_rms=clean.std(axis=(1, 2)),
                           snr_db=self.config.snr_db, probability=self.config.noise_probability)  # fmt: skip
         label = self.records.label[rows]
         target = np.eye(len(RHYTHM_CLASSES), dtype=np.float32)[label]
-        if self.teacher is not None:
-            from keras import ops
-
-            logits = ops.convert_to_numpy(self.teacher(normalise(clean[:, :, 0]), training=False))
-            target = np.concatenate([target, logits.astype(np.float32)], axis=1)
+        if self.soft is not None:
+            target = np.concatenate([target, np.stack([t for _, t in crops if t is not None]).astype(np.float32)], axis=1)
         return normalise(noisy[:, :, 0]), target, self.weight[label]
 
 
@@ -148,7 +165,7 @@ def build(role: str, config: RhythmTrainConfig, batch_size: int | None = None) -
 
 
 def train(role: str, records: RhythmRecords, index: np.ndarray, config: RhythmTrainConfig, folder: Path,
-          seed: int, teacher: Any | None = None, *, resume: bool = False) -> Any:  # fmt: skip
+          seed: int, soft: TeacherLogits | None = None, *, resume: bool = False) -> Any:  # fmt: skip
     """One network in `folder`; with `resume`, kept or continued from its last finished epoch."""
     import keras
 
@@ -158,18 +175,56 @@ def train(role: str, records: RhythmRecords, index: np.ndarray, config: RhythmTr
 
     def dataset() -> Any:
         seed_everything(seed)
-        return CropBatches(records, index, config, seed, teacher).dataset
+        crops = config.teacher_crops_per_record if role == "teacher" else config.crops_per_record
+        return CropBatches(records, index, config, seed, soft, crops).dataset
 
     def build_compiled(steps: int) -> Any:
         model = build(role, config)
         loss = (distillation_loss(config.distill_alpha, config.distill_temperature, len(RHYTHM_CLASSES))
-                if teacher is not None else label_loss())  # fmt: skip
+                if soft is not None else label_loss())  # fmt: skip
         schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, steps, alpha=0.02)
         model.compile(optimizer=keras.optimizers.Adam(schedule), loss=loss)
         return model
 
     return resumable_fit(build_compiled, dataset, epochs, FitFiles(folder),
                          label=f"rhythm {role} {folder.parent.name}", resume=resume)  # fmt: skip
+
+
+def teacher_stage(records: RhythmRecords, train_idx: np.ndarray, val_idx: np.ndarray | None, config: RhythmTrainConfig,
+                  folder: Path, seed: int, *, resume: bool) -> tuple[TeacherLogits, dict[str, Any] | None]:  # fmt: skip
+    """The teacher of one fold (or of the shipped model, without `val_idx`): trained, scored on the
+    held-out records and its logits kept on the training records' grid windows. With `resume` and
+    those files there, they are read back and no teacher is built."""
+    logits_path, result_path = folder / "teacher_logits.npz", folder / "teacher_result.json"
+    if resume and logits_path.exists() and (val_idx is None or result_path.exists()):
+        _log(f"{folder.name}: teacher's logits kept, no teacher to train")
+        held_out = json.loads(result_path.read_text()) if val_idx is not None else None
+        return TeacherLogits.load(logits_path), held_out
+    teacher = train("teacher", records, train_idx, config, folder / "teacher", seed, resume=resume)
+    held_out = None
+    if val_idx is not None:
+        held_out = scores(records.label[val_idx], record_verdicts(keras_windows(teacher), records, val_idx, config))
+        _log(f"{folder.name}: teacher score {held_out['score']:.3f}")
+    predict = keras_windows(teacher)
+    soft = grid_logits(records.record, train_idx, window_samples(config), round(config.distill_hop_s * config.fs),
+                       lambda w: predict(normalise(w)), progress=_Every(f"{folder.name}: teacher logits"))  # fmt: skip
+    if held_out is not None:
+        result_path.write_text(json.dumps(held_out, indent=1))
+    soft.save(logits_path)
+    return soft, held_out
+
+
+class _Every:
+    """Progress lines every tenth of the way."""
+
+    def __init__(self, label: str) -> None:
+        self.label, self.shown = label, -1
+
+    def __call__(self, done: int, total: int) -> None:
+        tenth = 10 * done // max(total, 1)
+        if tenth != self.shown:
+            self.shown = tenth
+            _log(f"{self.label} {done}/{total} windows")
 
 
 def record_verdicts(predict_windows: Callable[[np.ndarray], np.ndarray], records: RhythmRecords, index: np.ndarray, config: RhythmTrainConfig) -> np.ndarray:
@@ -244,18 +299,14 @@ def cross_validate(run: RunFolder, records: RhythmRecords, patient: np.ndarray, 
             continue
         started = time.monotonic()
         result: dict[str, Any] = {"fold": k}
-        teacher = None
+        soft = None
         if config.teacher:
             _log(f"fold {k + 1}/{len(folds)}: teacher")
-            teacher = train("teacher", records, train_idx, config, run.file(f"{name}/teacher"), config.seed + k,
-                            resume=resume)
-            result["teacher_float"] = scores(
-                records.label[val_idx], record_verdicts(keras_windows(teacher), records, val_idx, config)
-            )
-            _log(f"fold {k + 1}/{len(folds)}: teacher score {result['teacher_float']['score']:.3f}")
+            soft, result["teacher_float"] = teacher_stage(records, train_idx, val_idx, config, run.file(name),
+                                                          config.seed + k, resume=resume)  # fmt: skip
         _log(f"fold {k + 1}/{len(folds)}: student")
         student = train("student", records, train_idx, config, run.file(f"{name}/student"), config.seed + 100 + k,
-                        teacher, resume=resume)  # fmt: skip
+                        soft, resume=resume)  # fmt: skip
         result["student_float"] = scores(
             records.label[val_idx], record_verdicts(keras_windows(student), records, val_idx, config)
         )
@@ -325,13 +376,12 @@ def train_final(run: RunFolder, records: RhythmRecords, config: RhythmTrainConfi
         _log("final model: trained before, kept")
         return path.read_bytes()
     every = np.arange(len(records.label))
-    teacher = None
+    soft = None
     if config.teacher:
         _log("final teacher: all records")
-        teacher = train("teacher", records, every, config, run.file("final/teacher"), config.seed + 1000,
-                        resume=resume)
+        soft, _ = teacher_stage(records, every, None, config, run.file("final"), config.seed + 1000, resume=resume)
     _log("final student: all records")
-    student = train("student", records, every, config, run.file("final/student"), config.seed + 1100, teacher,
+    student = train("student", records, every, config, run.file("final/student"), config.seed + 1100, soft,
                     resume=resume)
     tflite = to_int8(student, records, every, config)
     path.write_bytes(tflite)
